@@ -1,0 +1,171 @@
+"""Pretrained loading: published checkpoint formats, numerically against the reference code."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+
+import streamcodec
+from streamcodec.pretrained import CheckpointFormatError
+
+from .reference import original_encodec, save_transformers_legacy, transformers_encodec
+
+BANDWIDTHS = [1.5, 6.0, 24.0]
+
+
+@pytest.fixture(scope="module")
+def hf_model():
+    return transformers_encodec()
+
+
+@pytest.fixture(scope="module")
+def hf_outputs(hf_model, speech_5s):
+    """Reference codes and audio at each bandwidth: {kbps: (codes [B, K, F], audio [B, C, T])}."""
+    outputs = {}
+    with torch.no_grad():
+        for bandwidth in BANDWIDTHS:
+            encoded = hf_model.encode(speech_5s, bandwidth=bandwidth)
+            codes = encoded.audio_codes[0]
+            audio = hf_model.decode(encoded.audio_codes, encoded.audio_scales).audio_values
+            outputs[bandwidth] = (codes, audio)
+    return outputs
+
+
+@pytest.fixture(scope="module", params=["safetensors", "legacy-bin"])
+def hf_checkpoint(request, hf_model, tmp_path_factory) -> Path:
+    directory = tmp_path_factory.mktemp(request.param)
+    if request.param == "safetensors":
+        hf_model.save_pretrained(directory)
+        assert (directory / "model.safetensors").is_file()
+    else:
+        save_transformers_legacy(hf_model, directory)
+    return directory
+
+
+def assert_matches_reference(model, speech, codes_ref, audio_ref, bandwidth):
+    model.set_bandwidth(bandwidth)
+    codes, scale = model.encode(speech)
+    assert scale is None
+    assert codes.shape == codes_ref.shape
+    assert torch.equal(codes, codes_ref)
+    audio = model.decode(codes)
+    assert audio.shape == audio_ref.shape
+    torch.testing.assert_close(audio, audio_ref, atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("bandwidth", BANDWIDTHS, ids=lambda b: f"{b}kbps")
+def test_transformers_checkpoint_matches_reference(hf_checkpoint, hf_outputs, speech_5s, bandwidth):
+    model = streamcodec.load_model(hf_checkpoint)
+    assert model.total_codebooks == 32 and model.cardinality == 1024 and model.frame_rate == 75
+    assert_matches_reference(model, speech_5s, *hf_outputs[bandwidth], bandwidth)
+
+
+def test_transformers_checkpoint_from_hub_cache(hf_model, hf_outputs, speech_5s, tmp_path):
+    """A Hub id resolves offline from a huggingface_hub cache laid out as a real download leaves it."""
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "models--facebook--encodec_24khz"
+    hf_model.save_pretrained(repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    model = streamcodec.load_model("facebook/encodec_24khz", cache_dir=tmp_path)
+    assert_matches_reference(model, speech_5s, *hf_outputs[6.0], 6.0)
+    pinned = streamcodec.load_model("facebook/encodec_24khz", cache_dir=tmp_path, revision=commit)
+    assert torch.equal(pinned.encode(speech_5s)[0], model.encode(speech_5s)[0])
+
+
+def test_hub_unreachable_and_not_cached_says_what_to_do(tmp_path):
+    with pytest.raises(ConnectionError, match="not in the local cache"):
+        streamcodec.load_model("facebook/encodec_24khz", cache_dir=tmp_path)
+
+
+@pytest.fixture(scope="module")
+def original_model():
+    return original_encodec()
+
+
+@pytest.mark.parametrize("bandwidth", BANDWIDTHS, ids=lambda b: f"{b}kbps")
+def test_original_checkpoint_matches_reference(original_model, speech_5s, tmp_path, bandwidth):
+    path = tmp_path / "encodec_24khz-d7cc33bc.th"
+    torch.save(original_model.state_dict(), path)
+    model = streamcodec.load_model(path)
+    original_model.set_target_bandwidth(bandwidth)
+    with torch.no_grad():
+        frames = original_model.encode(speech_5s)
+        audio_ref = original_model.decode(frames)
+    codes_ref = frames[0][0]
+    assert_matches_reference(model, speech_5s, codes_ref, audio_ref, bandwidth)
+
+
+def test_native_format_round_trip(small_model, speech_5s, tmp_path):
+    streamcodec.save_model(small_model, tmp_path / "m")
+    loaded = streamcodec.load_model(tmp_path / "m")
+    assert loaded.config == small_model.config
+    assert torch.equal(loaded.encode(speech_5s)[0], small_model.encode(speech_5s)[0])
+
+
+def test_weight_norm_training_model_exports_same_function(small_config, speech_5s, tmp_path):
+    trained = streamcodec.EncodecModel(small_config, weight_norm=True).eval()
+    streamcodec.save_model(trained, tmp_path / "wn")
+    loaded = streamcodec.load_model(tmp_path / "wn")
+    with torch.no_grad():
+        expected = trained.decoder(trained.encoder(speech_5s))
+        got = loaded.decoder(loaded.encoder(speech_5s))
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_non_causal_32khz_loads_but_refuses_to_stream(tmp_path, speech_5s):
+    from transformers import EncodecConfig as HFConfig
+    from transformers import EncodecModel as HFModel
+
+    config = HFConfig(
+        sampling_rate=32000, num_filters=8, upsampling_ratios=[8, 5, 4, 4], codebook_size=2048,
+        use_causal_conv=False, use_conv_shortcut=False, target_bandwidths=[2.2], normalize=False,
+    )
+    reference = HFModel(config).eval()
+    with torch.no_grad():
+        for layer in reference.quantizer.layers:
+            layer.codebook.embed.normal_()
+    reference.save_pretrained(tmp_path)
+    model = streamcodec.load_model(tmp_path)
+    assert (model.sample_rate, model.frame_rate, model.total_codebooks, model.cardinality) == (32000, 50, 4, 2048)
+    model.set_num_codebooks(4)
+    with torch.no_grad():
+        encoded = reference.encode(speech_5s[..., :32000], bandwidth=2.2)
+        audio_ref = reference.decode(encoded.audio_codes, encoded.audio_scales).audio_values
+    codes, _ = model.encode(speech_5s[..., :32000])
+    assert torch.equal(codes, encoded.audio_codes[0])
+    torch.testing.assert_close(model.decode(codes), audio_ref, atol=1e-4, rtol=0)
+    with pytest.raises(ValueError, match="not causal"):
+        model.streaming_encoder()
+
+
+@pytest.mark.parametrize(
+    "content, match",
+    [
+        pytest.param(b"not a checkpoint", "not a PyTorch checkpoint", id="garbage-file"),
+        pytest.param(None, "not an original-format EnCodec checkpoint", id="other-state-dict"),
+    ],
+)
+def test_unknown_file_format(tmp_path, content, match):
+    path = tmp_path / "model.th"
+    if content is None:
+        torch.save({"layer.weight": torch.zeros(2)}, path)
+    else:
+        path.write_bytes(content)
+    with pytest.raises(CheckpointFormatError, match=match):
+        streamcodec.load_model(path)
+
+
+def test_unknown_directory_format(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "wav2vec2"}))
+    with pytest.raises(CheckpointFormatError, match="neither a streamcodec model"):
+        streamcodec.load_model(tmp_path)
+
+
+def test_missing_path_is_clear():
+    with pytest.raises(FileNotFoundError, match="neither 'default'"):
+        streamcodec.load_model("./no/such/dir")
