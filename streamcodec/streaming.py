@@ -112,6 +112,8 @@ class StreamingDecoder:
 
     def push(self, codes: torch.Tensor | np.ndarray) -> torch.Tensor:
         codes = self.model.check_codes(codes, self.batch_size)
+        if codes.shape[-1] == 0:
+            return torch.zeros(self.batch_size, self.model.channels, 0, device=codes.device)
         with torch.inference_mode():
             latent = self.model.quantizer.decode(codes)
             audio = self.model.decoder.step(latent, self._state)
