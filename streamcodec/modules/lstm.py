@@ -37,14 +37,34 @@ class StreamingLSTM(StreamingModule[LSTMState]):
         return LSTMState(weight.new_zeros(shape), weight.new_zeros(shape))
 
     def step(self, x: torch.Tensor, state: LSTMState) -> torch.Tensor:
+        """Same recurrence as ``nn.LSTM``, written out: for a few time steps on CPU this avoids
+        the oneDNN LSTM kernel, which re-packs the weights on every call (~10x slower per frame)."""
         if x.shape[-1] == 0:
             return x
-        x = x.permute(2, 0, 1)
-        h0 = state.hidden.transpose(0, 1).contiguous()
-        c0 = state.cell.transpose(0, 1).contiguous()
-        y, (h, c) = self.lstm(x, (h0, c0))
-        state.hidden.copy_(h.transpose(0, 1))
-        state.cell.copy_(c.transpose(0, 1))
-        if self.skip:
-            y = y + x
-        return y.permute(1, 2, 0)
+        layer_input = x.permute(2, 0, 1)  # [T, B, C]
+        for layer in range(self.lstm.num_layers):
+            layer_input = self._layer_step(layer, layer_input, state)
+        y = layer_input.permute(1, 2, 0)
+        return y + x if self.skip else y
+
+    def _layer_step(self, layer: int, inputs: torch.Tensor, state: LSTMState) -> torch.Tensor:
+        """One layer over ``inputs`` [T, B, C_in] -> [T, B, H], updating its (h, c) in ``state``."""
+        w_ih = getattr(self.lstm, f"weight_ih_l{layer}")
+        w_hh = getattr(self.lstm, f"weight_hh_l{layer}")
+        bias = getattr(self.lstm, f"bias_ih_l{layer}") + getattr(self.lstm, f"bias_hh_l{layer}")
+        steps, batch, _ = inputs.shape
+        projected = torch.addmm(bias, inputs.reshape(steps * batch, -1), w_ih.t()).view(steps, batch, -1)
+        hidden, cell = state.hidden[:, layer], state.cell[:, layer]
+        size = self.lstm.hidden_size
+        w_hh_t = w_hh.t()
+        outputs = []
+        for t in range(steps):
+            gates = torch.addmm(projected[t], hidden, w_hh_t)  # input, forget, cell, output
+            sigmoids = gates.sigmoid()
+            cell_input = gates[:, 2 * size : 3 * size].tanh()
+            cell = torch.addcmul(sigmoids[:, size : 2 * size] * cell, sigmoids[:, :size], cell_input)
+            hidden = sigmoids[:, 3 * size :] * cell.tanh()
+            outputs.append(hidden)
+        state.hidden[:, layer] = hidden
+        state.cell[:, layer] = cell
+        return torch.stack(outputs)

@@ -45,12 +45,25 @@ class EuclideanCodebook(nn.Module):
         self.register_buffer("cluster_size", torch.zeros(codebook_size))
         self.register_buffer("embed", torch.zeros(codebook_size, dim))
         self.register_buffer("embed_avg", torch.zeros(codebook_size, dim))
+        self._norms_cache: tuple[tuple[int, int], torch.Tensor] | None = None
 
     def quantize(self, x: torch.Tensor) -> torch.Tensor:
-        """Nearest code of each row: ``[N, D] -> [N]`` (same arithmetic as the reference)."""
-        embed = self.embed.t()
-        dist = -(x.pow(2).sum(1, keepdim=True) - 2 * x @ embed + embed.pow(2).sum(0, keepdim=True))
-        return dist.max(dim=-1).indices
+        """Nearest code of each row: ``[N, D] -> [N]``.
+
+        The distance ``|x|^2 - 2 x.e + |e|^2`` is rounded exactly as the reference rounds it
+        (scaling by -2 is exact), so ties break the same way and codes match bit for bit.
+        """
+        distance = torch.addmm(x.pow(2).sum(1, keepdim=True), x, self.embed.t(), alpha=-2)
+        return distance.add_(self._squared_norms()).argmin(dim=-1)
+
+    def _squared_norms(self) -> torch.Tensor:
+        """``[1, codebook_size]`` squared code norms, cached while the codebook is unchanged."""
+        if self.training or torch.is_grad_enabled():
+            return self.embed.pow(2).sum(1)[None]
+        key = (self.embed.data_ptr(), self.embed._version)
+        if self._norms_cache is None or self._norms_cache[0] != key:
+            self._norms_cache = (key, self.embed.pow(2).sum(1)[None])
+        return self._norms_cache[1]
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """``[B, D, F] -> [B, F]``."""

@@ -1,0 +1,671 @@
+#!/usr/bin/env python
+"""Speed of streamcodec's streaming encoder/decoder on CPU, against offline coding and naive chunking.
+
+Real-time factor (RTF) = seconds of audio / seconds of compute; higher is better, 1.0 is just real
+time. For every ``--threads`` setting this measures:
+
+1. offline ``model.encode`` / ``model.decode`` of the whole signal in one call;
+2. streaming with 1-frame pushes (``hop_length`` samples into the encoder, each frame's codes
+   decoded at once): encode, decode and encode+decode RTF, and the per-push latency (p50/p99);
+3. the same with 4-frame pushes, plus its throughput relative to offline encode+decode;
+4. 8 streams in one batched session, 1-frame pushes: aggregate RTF (8 x audio / compute);
+5. the naive baseline: ``transformers.EncodecModel`` called statelessly on each 320- and
+   1920-sample chunk (encode + decode per chunk), which is how people "stream" a stateless codec;
+6. the speedup of 1-frame streaming over the 320-sample naive baseline.
+
+Usage (from the repository root)::
+
+    python benchmarks/streaming_speed.py                    # full run, a few minutes
+    python benchmarks/streaming_speed.py --quick            # smoke run, < 1 minute
+    python benchmarks/streaming_speed.py --model default --threads 1
+
+The table goes to stdout and every figure (plus machine info) to ``--json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import gc
+import json
+import math
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))  # benchmark the checkout this file lives in
+
+import streamcodec  # noqa: E402
+from streamcodec import EncodecConfig, EncodecModel, load_model  # noqa: E402
+
+DEFAULT_JSON = REPO_ROOT / "benchmarks" / "results" / "streaming_speed.json"
+BATCH_STREAMS = 8
+NAIVE_CHUNKS = (320, 1920)  # samples per stateless call of the transformers baseline
+TARGET_STREAM_RTF_1T = 3.0  # 1 thread, 1-frame pushes, encode+decode
+TARGET_4FRAME_VS_OFFLINE = 0.8  # 4-frame streaming throughput / offline throughput
+STATUS = {True: "PASS", False: "FAIL", None: "n/a"}
+
+
+# --------------------------------------------------------------------------------------------
+# Inputs
+
+
+def speechlike(seconds: float, sample_rate: int = 24000, seed: int = 0) -> torch.Tensor:
+    """A voiced, syllable-modulated harmonic signal with noise: ``[T]`` float32 in about [-0.5, 0.5].
+
+    Same recipe as ``tests/signals.py``, copied so the benchmark does not import the test package.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    t = torch.arange(int(seconds * sample_rate)) / sample_rate
+    pitch = 120 + 30 * torch.sin(2 * math.pi * 0.7 * t)
+    phase = 2 * math.pi * torch.cumsum(pitch, 0) / sample_rate
+    voiced = sum(torch.sin(h * phase) / h for h in range(1, 12))
+    envelope = 0.5 * (1 + torch.sin(2 * math.pi * 4 * t)) ** 2 / 4
+    noise = 0.02 * torch.randn(t.shape, generator=generator)
+    return (0.3 * envelope * voiced + noise).float()
+
+
+def fill_codebooks(codebooks: list[torch.Tensor], seed: int = 0) -> None:
+    """Random codebooks of shrinking scale (they are all zeros at init, which makes argmin trivial)."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for k, embed in enumerate(codebooks):
+            embed.copy_(torch.randn(embed.shape, generator=generator) * 0.5**k)
+
+
+def build_model(spec: str) -> EncodecModel:
+    if spec == "random24k":
+        torch.manual_seed(0)
+        model = EncodecModel(EncodecConfig(), name="random24k")
+        fill_codebooks([layer.embed for layer in model.quantizer.layers])
+        return model.eval()
+    from streamcodec.pretrained import CheckpointFormatError
+
+    try:
+        return load_model(spec).eval()
+    except (FileNotFoundError, CheckpointFormatError, ConnectionError) as error:
+        sys.exit(f"error: cannot load model {spec!r}: {error}")
+
+
+def build_naive_baseline() -> tuple[Any, str | None]:
+    """Random-weight ``transformers`` EnCodec 24 kHz, or (None, why not)."""
+    try:
+        import transformers
+    except Exception as error:  # ImportError, or a broken install
+        return None, f"transformers is not importable ({error.__class__.__name__}: {error}); naive baseline skipped"
+    torch.manual_seed(0)
+    hf = transformers.EncodecModel(transformers.EncodecConfig()).eval()
+    fill_codebooks([layer.codebook.embed for layer in hf.quantizer.layers])
+    return hf, None
+
+
+# --------------------------------------------------------------------------------------------
+# Measurements
+
+
+def _median(values: list[float]) -> float:
+    return float(np.median(values))
+
+
+def _segments(count: int, repeats: int) -> list[np.ndarray]:
+    """Split ``count`` timed steps into ``repeats`` contiguous, non-empty segments."""
+    return [s for s in np.array_split(np.arange(count), max(1, min(repeats, count))) if len(s)]
+
+
+def _rtf(audio_seconds: float, compute_seconds: float) -> float:
+    return audio_seconds / compute_seconds if compute_seconds > 0 else float("inf")
+
+
+def measure_offline(model: EncodecModel, wav: torch.Tensor, repeats: int, max_seconds: float) -> dict[str, Any]:
+    """Whole-signal encode and decode; median over ``repeats`` runs after one warm-up run.
+
+    Runs stop early (after at least one) once ``max_seconds`` of wall time have passed.
+    """
+    audio = wav.shape[-1] / model.sample_rate
+    start = time.perf_counter()
+    with torch.inference_mode():
+        codes, scale = model.encode(wav)  # warm-up (also builds oneDNN primitives for these shapes)
+        model.decode(codes, scale)
+        enc_times, dec_times = [], []
+        for _ in range(repeats):
+            if enc_times and time.perf_counter() - start > max_seconds:
+                break
+            gc.collect()
+            t0 = time.perf_counter()
+            codes, scale = model.encode(wav)
+            t1 = time.perf_counter()
+            model.decode(codes, scale)
+            t2 = time.perf_counter()
+            enc_times.append(t1 - t0)
+            dec_times.append(t2 - t1)
+    return {
+        "audio_seconds": audio,
+        "encode_seconds": enc_times,
+        "decode_seconds": dec_times,
+        "encode_rtf": _rtf(audio, _median(enc_times)),
+        "decode_rtf": _rtf(audio, _median(dec_times)),
+        "combined_rtf": _median([_rtf(audio, e + d) for e, d in zip(enc_times, dec_times)]),
+        "truncated": len(enc_times) < repeats,
+    }
+
+
+def measure_streaming(
+    model: EncodecModel,
+    wav: torch.Tensor,
+    push_samples: int,
+    repeats: int,
+    warmup_pushes: int,
+    max_seconds: float,
+    keep_outputs: bool = False,
+) -> dict[str, Any]:
+    """One session over the signal, pushing ``push_samples`` at a time and decoding at once.
+
+    Every push is timed; the RTFs are medians over ``repeats`` contiguous segments of the run.
+    The run stops early (``truncated``) once ``max_seconds`` of wall time have passed.
+    """
+    batch = wav.shape[0]
+    count = wav.shape[-1] // push_samples
+    if count == 0:
+        raise ValueError(f"signal of {wav.shape[-1]} samples is shorter than one {push_samples}-sample push")
+    chunks = [wav[..., i * push_samples : (i + 1) * push_samples] for i in range(count)]
+    with torch.inference_mode():
+        enc, dec = model.streaming_encoder(batch_size=batch), model.streaming_decoder(batch_size=batch)
+        for i in range(warmup_pushes):
+            dec.push(enc.push(chunks[i % count]))
+    enc, dec = model.streaming_encoder(batch_size=batch), model.streaming_decoder(batch_size=batch)
+    enc_t = np.zeros(count)
+    dec_t = np.zeros(count)
+    codes_out, audio_out = [], []
+    planned = count
+    gc.collect()
+    gc.disable()
+    start = time.perf_counter()
+    try:
+        with torch.inference_mode():
+            for i, chunk in enumerate(chunks):
+                t0 = time.perf_counter()
+                codes = enc.push(chunk)
+                t1 = time.perf_counter()
+                audio = dec.push(codes)
+                t2 = time.perf_counter()
+                enc_t[i] = t1 - t0
+                dec_t[i] = t2 - t1
+                if keep_outputs:
+                    codes_out.append(codes)
+                    audio_out.append(audio)
+                if i + 1 >= 4 * repeats and t2 - start > max_seconds:
+                    count = i + 1
+                    break
+    finally:
+        gc.enable()
+    enc_t, dec_t = enc_t[:count], dec_t[:count]
+    frames_per_push = push_samples / model.hop_length
+    if dec.frames != count * frames_per_push:
+        raise RuntimeError(f"streaming decoded {dec.frames} frames, expected {count * frames_per_push:g}")
+    seg_audio, seg_enc, seg_dec, seg_both = [], [], [], []
+    for seg in _segments(count, repeats):
+        seconds = len(seg) * push_samples / model.sample_rate
+        seg_audio.append(seconds)
+        seg_enc.append(_rtf(seconds, enc_t[seg].sum()))
+        seg_dec.append(_rtf(seconds, dec_t[seg].sum()))
+        seg_both.append(_rtf(seconds, enc_t[seg].sum() + dec_t[seg].sum()))
+    latency_ms = (enc_t + dec_t) * 1e3
+    audio_seconds = count * push_samples / model.sample_rate
+    result = {
+        "batch_size": batch,
+        "push_samples": push_samples,
+        "frames_per_push": frames_per_push,
+        "pushes": count,
+        "truncated": count < planned,
+        "audio_seconds": audio_seconds,
+        "aggregate_audio_seconds": batch * audio_seconds,
+        "encode_seconds_total": float(enc_t.sum()),
+        "decode_seconds_total": float(dec_t.sum()),
+        "segment_encode_rtf": seg_enc,
+        "segment_decode_rtf": seg_dec,
+        "segment_combined_rtf": seg_both,
+        # per-stream RTFs; multiply by batch_size for the aggregate
+        "encode_rtf": _median(seg_enc),
+        "decode_rtf": _median(seg_dec),
+        "combined_rtf": _median(seg_both),
+        "aggregate_combined_rtf": batch * _median(seg_both),
+        "push_latency_ms": {
+            "p50": float(np.percentile(latency_ms, 50)),
+            "p90": float(np.percentile(latency_ms, 90)),
+            "p99": float(np.percentile(latency_ms, 99)),
+            "max": float(latency_ms.max()),
+            "mean": float(latency_ms.mean()),
+        },
+        "push_budget_ms": 1e3 * push_samples / model.sample_rate,
+    }
+    if keep_outputs:
+        result["_codes"] = torch.cat(codes_out, dim=-1)
+        result["_audio"] = torch.cat(audio_out, dim=-1)
+    return result
+
+
+def measure_naive(
+    hf: Any,
+    wav: torch.Tensor,
+    chunk_samples: int,
+    bandwidth: float,
+    repeats: int,
+    warmup_chunks: int,
+    max_seconds: float,
+) -> dict[str, Any]:
+    """transformers EnCodec run statelessly on each chunk: encode + decode per chunk."""
+    sample_rate = hf.config.sampling_rate
+    count = wav.shape[-1] // chunk_samples
+    chunks = [wav[..., i * chunk_samples : (i + 1) * chunk_samples] for i in range(count)]
+    enc_t = np.zeros(count)
+    dec_t = np.zeros(count)
+    planned = count
+    with torch.inference_mode():
+        for i in range(warmup_chunks):
+            out = hf.encode(chunks[i % count], bandwidth=bandwidth)
+            hf.decode(out.audio_codes, out.audio_scales)
+        gc.collect()
+        gc.disable()
+        start = time.perf_counter()
+        try:
+            for i, chunk in enumerate(chunks):
+                t0 = time.perf_counter()
+                out = hf.encode(chunk, bandwidth=bandwidth)
+                t1 = time.perf_counter()
+                hf.decode(out.audio_codes, out.audio_scales)
+                t2 = time.perf_counter()
+                enc_t[i] = t1 - t0
+                dec_t[i] = t2 - t1
+                if i + 1 >= 2 * repeats and t2 - start > max_seconds:
+                    count = i + 1
+                    break
+        finally:
+            gc.enable()
+    enc_t, dec_t = enc_t[:count], dec_t[:count]
+    seg_both = []
+    for seg in _segments(count, repeats):
+        seg_both.append(_rtf(len(seg) * chunk_samples / sample_rate, enc_t[seg].sum() + dec_t[seg].sum()))
+    latency_ms = (enc_t + dec_t) * 1e3
+    audio_seconds = count * chunk_samples / sample_rate
+    return {
+        "chunk_samples": chunk_samples,
+        "chunks": count,
+        "truncated": count < planned,
+        "audio_seconds": audio_seconds,
+        "encode_rtf": _rtf(audio_seconds, enc_t.sum()),
+        "decode_rtf": _rtf(audio_seconds, dec_t.sum()),
+        "segment_combined_rtf": seg_both,
+        "combined_rtf": _median(seg_both),
+        "chunk_latency_ms": {
+            "p50": float(np.percentile(latency_ms, 50)),
+            "p99": float(np.percentile(latency_ms, 99)),
+        },
+    }
+
+
+def sanity_check(model: EncodecModel, wav: torch.Tensor, stream: dict[str, Any]) -> dict[str, Any]:
+    """Streaming must reproduce offline coding with zero padding (the library's contract)."""
+    codes = stream["_codes"]
+    with torch.inference_mode():
+        offline_codes, _ = model.encode(wav[..., : stream["pushes"] * stream["push_samples"]], pad_mode="constant")
+        offline_audio = model.decode(codes, pad_mode="constant")
+    same_shape = tuple(offline_codes.shape) == tuple(codes.shape)
+    agreement = float((offline_codes == codes).float().mean()) if same_shape else 0.0
+    audio_diff = float((offline_audio - stream["_audio"]).abs().max()) if offline_audio.shape == stream["_audio"].shape else float("inf")
+    return {
+        "stream_vs_offline_code_agreement": agreement,
+        "stream_vs_offline_decode_max_abs_diff": audio_diff,
+        "ok": agreement > 0.99 and audio_diff < 1e-3,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Report
+
+
+def machine_info() -> dict[str, Any]:
+    cpu_model = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu_model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info = {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "streamcodec": getattr(streamcodec, "__version__", "?"),
+        "cpu_count": os.cpu_count(),
+        "cpu_model": cpu_model,
+        "torch_parallel_info": torch.__config__.parallel_info().strip().splitlines()[:6],
+        "mkldnn_available": torch.backends.mkldnn.is_available(),
+        "mkldnn_enabled": torch.backends.mkldnn.enabled,
+    }
+    try:
+        import transformers
+
+        info["transformers"] = transformers.__version__
+    except Exception:
+        info["transformers"] = None
+    return info
+
+
+def load_average() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (OSError, AttributeError):
+        return None
+
+
+def _get(results: dict[str, Any], path: str) -> Any:
+    value: Any = results
+    for key in path.split("."):
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def evaluate_targets(results: dict[int, dict[str, Any]], threads: list[int]) -> list[dict[str, Any]]:
+    targets = []
+    value = _get(results.get(1, {}), "stream_1frame.combined_rtf")
+    targets.append(
+        {
+            "name": "1 thread, 1-frame streaming encode+decode RTF",
+            "row": "stream_1frame.combined_rtf",
+            "threshold": TARGET_STREAM_RTF_1T,
+            "threads": {1: value} if 1 in threads else {},
+            "passed": None if value is None else bool(value >= TARGET_STREAM_RTF_1T),
+        }
+    )
+    ratios = {n: _get(results[n], "stream_4frame.ratio_to_offline") for n in threads}
+    checks = [r >= TARGET_4FRAME_VS_OFFLINE for r in ratios.values() if r is not None]
+    targets.append(
+        {
+            "name": "4-frame streaming throughput / offline throughput (every thread count)",
+            "row": "stream_4frame.ratio_to_offline",
+            "threshold": TARGET_4FRAME_VS_OFFLINE,
+            "threads": ratios,
+            "passed": bool(all(checks)) if checks else None,
+        }
+    )
+    return targets
+
+
+ROWS: list[tuple[str, str, str, str]] = [
+    # (label, result path, unit, format)
+    ("offline encode (whole signal)", "offline.encode_rtf", "x RT", "{:.2f}"),
+    ("offline decode (whole signal)", "offline.decode_rtf", "x RT", "{:.2f}"),
+    ("offline encode+decode", "offline.combined_rtf", "x RT", "{:.2f}"),
+    ("stream 1-frame encode", "stream_1frame.encode_rtf", "x RT", "{:.2f}"),
+    ("stream 1-frame decode", "stream_1frame.decode_rtf", "x RT", "{:.2f}"),
+    ("stream 1-frame encode+decode", "stream_1frame.combined_rtf", "x RT", "{:.2f}"),
+    ("stream 1-frame latency p50", "stream_1frame.push_latency_ms.p50", "ms", "{:.2f}"),
+    ("stream 1-frame latency p99", "stream_1frame.push_latency_ms.p99", "ms", "{:.2f}"),
+    ("stream 1-frame / offline throughput", "stream_1frame.ratio_to_offline", "ratio", "{:.2f}"),
+    ("stream 4-frame encode", "stream_4frame.encode_rtf", "x RT", "{:.2f}"),
+    ("stream 4-frame decode", "stream_4frame.decode_rtf", "x RT", "{:.2f}"),
+    ("stream 4-frame encode+decode", "stream_4frame.combined_rtf", "x RT", "{:.2f}"),
+    ("stream 4-frame push latency p50", "stream_4frame.push_latency_ms.p50", "ms", "{:.2f}"),
+    ("stream 4-frame push latency p99", "stream_4frame.push_latency_ms.p99", "ms", "{:.2f}"),
+    ("stream 4-frame / offline throughput", "stream_4frame.ratio_to_offline", "ratio", "{:.2f}"),
+    (f"batched {BATCH_STREAMS} streams 1-frame enc+dec (aggregate)", "batched.aggregate_combined_rtf", "x RT", "{:.2f}"),
+    (f"batched {BATCH_STREAMS} streams latency p50 (per push)", "batched.push_latency_ms.p50", "ms", "{:.2f}"),
+    ("naive HF stateless 320-sample chunks enc+dec", "naive_320.combined_rtf", "x RT", "{:.2f}"),
+    ("naive HF stateless 1920-sample chunks enc+dec", "naive_1920.combined_rtf", "x RT", "{:.2f}"),
+    ("speedup: stream 1-frame vs naive 320", "speedup_vs_naive_320", "x", "{:.2f}"),
+]
+
+
+def format_table(results: dict[int, dict[str, Any]], threads: list[int], targets: list[dict[str, Any]]) -> str:
+    by_row = {t["row"]: t for t in targets}
+    header = ["measurement", "unit"] + [f"{n} thread{'s' if n != 1 else ''}" for n in threads] + ["target", "status"]
+    lines = []
+    for label, path, unit, fmt in ROWS:
+        cells = [label, unit]
+        for n in threads:
+            value = _get(results[n], path)
+            cells.append("-" if value is None else fmt.format(value))
+        target = by_row.get(path)
+        if target is None:
+            cells += ["", ""]
+        elif path == "stream_1frame.combined_rtf":
+            cells.append(f">= {target['threshold']:g} @1t")
+            cells.append(STATUS[target["passed"]])
+        else:
+            cells.append(f">= {target['threshold']:g}")
+            marks = {n: (None if v is None else v >= target["threshold"]) for n, v in target["threads"].items()}
+            distinct = set(marks.values())
+            if len(distinct) == 1:
+                cells.append(STATUS[distinct.pop()])
+            else:
+                cells.append(" ".join(f"{n}t:{STATUS[m]}" for n, m in marks.items()))
+        lines.append(cells)
+    widths = [max(len(str(row[i])) for row in [header] + lines) for i in range(len(header))]
+
+    def render(row: list[str]) -> str:
+        out = [str(row[0]).ljust(widths[0]), str(row[1]).ljust(widths[1])]
+        out += [str(c).rjust(w) for c, w in zip(row[2:-2], widths[2:-2])]
+        out += [str(row[-2]).ljust(widths[-2]), str(row[-1]).ljust(widths[-1])]
+        return "  ".join(out).rstrip()
+
+    rule = "-" * len(render(header))
+    return "\n".join([render(header), rule] + [render(row) for row in lines])
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items() if not str(k).startswith("_")}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+# --------------------------------------------------------------------------------------------
+# Main
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="random24k", help="random24k (random weights, 24 kHz architecture), default, or a path / Hub id")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="torch intra-op thread counts to measure")
+    parser.add_argument("--seconds", type=float, default=10.0, help="audio for the offline and single-stream measurements")
+    parser.add_argument("--batch-seconds", type=float, default=2.5, help=f"audio per stream in the batched ({BATCH_STREAMS} streams) measurement")
+    parser.add_argument("--naive-seconds", type=float, default=2.0, help="audio for the (slow) naive transformers baseline")
+    parser.add_argument("--bandwidth", type=float, default=6.0, help="kbps (6 = 8 codebooks at 24 kHz)")
+    parser.add_argument("--repeats", type=int, default=3, help="offline: runs; streaming/naive: segments of the run; medians are reported")
+    parser.add_argument("--warmup", type=int, default=25, help="warm-up pushes / chunks before each timed streaming or naive run")
+    parser.add_argument("--max-measure-seconds", type=float, default=30.0,
+                        help="stop a timed loop early after this much wall time (keeps a loaded machine's run bounded)")
+    parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write the results")
+    parser.add_argument("--quick", action="store_true", help="short durations: a smoke run in well under a minute")
+    parser.add_argument("--no-naive", action="store_true", help="skip the transformers baseline")
+    parser.add_argument("--no-mkldnn", action="store_true", help="diagnostic: torch.backends.mkldnn.enabled = False (oneDNN off)")
+    parser.add_argument("--check", action="store_true", help="exit with status 1 when a target is missed")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.seconds = min(args.seconds, 1.0)
+        args.batch_seconds = min(args.batch_seconds, 0.4)
+        args.naive_seconds = min(args.naive_seconds, 0.32)
+        args.repeats = min(args.repeats, 2)
+        args.warmup = min(args.warmup, 5)
+    if any(n < 1 for n in args.threads):
+        parser.error("--threads must be positive")
+    if min(args.seconds, args.batch_seconds, args.naive_seconds, args.max_measure_seconds) <= 0 or args.repeats < 1 or args.warmup < 0:
+        parser.error("durations and --repeats must be positive, --warmup non-negative")
+    args.threads = list(dict.fromkeys(args.threads))
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = time.perf_counter()
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:  # already set, or inter-op work already started
+        pass
+    if args.no_mkldnn:
+        torch.backends.mkldnn.enabled = False
+    notes: list[str] = []
+
+    model = build_model(args.model)
+    try:
+        model.set_bandwidth(args.bandwidth)
+        model.streaming_encoder(batch_size=1)  # raises if the model cannot stream
+    except ValueError as error:
+        sys.exit(f"error: {error}")
+    sr, hop = model.sample_rate, model.hop_length
+    hf, why_not = (None, "naive baseline skipped (--no-naive)") if args.no_naive else build_naive_baseline()
+    if why_not:
+        notes.append(why_not)
+    if hf is not None and args.bandwidth not in hf.config.target_bandwidths:
+        notes.append(f"naive baseline skipped: transformers EnCodec has no {args.bandwidth} kbps (has {hf.config.target_bandwidths})")
+        hf = None
+    if hf is not None:
+        if hf.config.sampling_rate != sr or math.prod(hf.config.upsampling_ratios) != hop:
+            notes.append("the naive baseline is the 24 kHz transformers architecture, which differs from --model")
+        notes.append("naive baseline: random-weight transformers EncodecModel with its weight-norm parametrisations, "
+                     "as from_pretrained loads it")
+
+    max_push = max((4 * hop, *NAIVE_CHUNKS))
+    wav = speechlike(args.seconds, sr, seed=0)[None, None]
+    batch_wav = torch.stack([speechlike(args.batch_seconds, sr, seed=s) for s in range(BATCH_STREAMS)])[:, None]
+    naive_seconds = max(args.naive_seconds, 2 * max(NAIVE_CHUNKS) / 24000)
+    naive_wav = speechlike(naive_seconds, 24000, seed=0)[None, None]
+    if wav.shape[-1] < max_push:
+        sys.exit(f"error: --seconds {args.seconds} is shorter than one {4 * hop}-sample push")
+
+    print(f"streamcodec streaming speed: model {args.model} ({model.name}, {sr} Hz, hop {hop} = "
+          f"{1e3 * hop / sr:.2f} ms/frame), {args.bandwidth:g} kbps = {model.num_codebooks} codebooks")
+    print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, {platform.platform()}, "
+          f"oneDNN {'on' if torch.backends.mkldnn.enabled else 'OFF'}")
+    print(f"signal: {args.seconds:g} s (batched: {BATCH_STREAMS} x {args.batch_seconds:g} s, naive: {naive_seconds:g} s), "
+          f"medians of {args.repeats}, {args.warmup} warm-up pushes; RT = real time, higher is better")
+    load = load_average()
+    if load and os.cpu_count() and load[0] > 0.5:
+        note = f"load average {load[0]} at start: other processes share the CPUs, figures may be low and noisy"
+        notes.append(note)
+        print(f"warning: {note}")
+    print(flush=True)
+
+    results: dict[int, dict[str, Any]] = {}
+    sanity: dict[str, Any] | None = None
+    cap = args.max_measure_seconds
+    for n in args.threads:
+        torch.set_num_threads(n)
+        if os.cpu_count() and n > os.cpu_count():
+            notes.append(f"{n} threads on {os.cpu_count()} CPUs: oversubscribed")
+        res: dict[str, Any] = {"torch_num_threads": torch.get_num_threads(), "load_average_before": load_average()}
+        t_block = time.perf_counter()
+
+        def step(label: str, fn: Callable[[], Any]) -> Any:
+            t0 = time.perf_counter()
+            print(f"  [{n} thread{'s' if n != 1 else ''}] {label} ...", end="", flush=True)
+            value = fn()
+            print(f" {time.perf_counter() - t0:.1f} s", end="")
+            if value.get("truncated"):
+                note = (f"{n} thread(s), {label}: stopped after {cap:g} s ({value['audio_seconds']:.2f} s of audio "
+                        "per stream) - the machine is slower or busier than expected")
+                notes.append(note)
+                print(" (truncated)", end="")
+            print(flush=True)
+            return value
+
+        res["offline"] = step("offline", lambda: measure_offline(model, wav, args.repeats, cap))
+        one = step("stream 1-frame", lambda: measure_streaming(model, wav, hop, args.repeats, args.warmup, cap, keep_outputs=sanity is None))
+        if sanity is None:
+            sanity = sanity_check(model, wav, one)
+            if not sanity["ok"]:
+                notes.append(f"SANITY: streaming differs from offline constant-pad coding: {sanity}")
+            one.pop("_codes", None)
+            one.pop("_audio", None)
+        res["stream_1frame"] = one
+        res["stream_4frame"] = step("stream 4-frame", lambda: measure_streaming(model, wav, 4 * hop, args.repeats, max(1, args.warmup // 4), cap))
+        res["batched"] = step(f"batched {BATCH_STREAMS}", lambda: measure_streaming(model, batch_wav, hop, args.repeats, args.warmup, cap))
+        offline_rtf = res["offline"]["combined_rtf"]
+        for key in ("stream_1frame", "stream_4frame"):
+            res[key]["ratio_to_offline"] = res[key]["combined_rtf"] / offline_rtf
+        if hf is not None:
+            for chunk in NAIVE_CHUNKS:
+                res[f"naive_{chunk}"] = step(
+                    f"naive HF {chunk}",
+                    lambda chunk=chunk: measure_naive(hf, naive_wav, chunk, args.bandwidth, args.repeats, max(2, args.warmup // 5), cap),
+                )
+            res["speedup_vs_naive_320"] = res["stream_1frame"]["combined_rtf"] / res["naive_320"]["combined_rtf"]
+        res["load_average_after"] = load_average()
+        res["block_seconds"] = time.perf_counter() - t_block
+        results[n] = res
+
+    targets = evaluate_targets(results, args.threads)
+    print()
+    print(format_table(results, args.threads, targets))
+    print()
+    if sanity is not None:
+        print(f"sanity: streaming vs offline (constant padding) code agreement {sanity['stream_vs_offline_code_agreement']:.4f}, "
+              f"decode max |diff| {sanity['stream_vs_offline_decode_max_abs_diff']:.2e}")
+    loads = ", ".join(
+        f"{n}t {results[n]['load_average_before'][0]} -> {results[n]['load_average_after'][0]}"
+        for n in args.threads
+        if results[n]["load_average_before"] and results[n]["load_average_after"]
+    )
+    if loads:
+        print(f"1-min load average before -> after each thread block: {loads} (on {os.cpu_count()} CPUs)")
+    for note in notes:
+        print(f"note: {note}")
+
+    total = time.perf_counter() - started
+    report = {
+        "benchmark": "streaming_speed",
+        "schema_version": 1,
+        "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine_info(),
+        "parameters": {
+            "model": args.model,
+            "model_name": model.name,
+            "sample_rate": sr,
+            "hop_length": hop,
+            "bandwidth_kbps": args.bandwidth,
+            "num_codebooks": model.num_codebooks,
+            "threads": args.threads,
+            "interop_threads": torch.get_num_interop_threads(),
+            "seconds": args.seconds,
+            "signal_samples": wav.shape[-1],
+            "batch_streams": BATCH_STREAMS,
+            "batch_seconds": args.batch_seconds,
+            "naive_seconds": naive_seconds,
+            "naive_chunks": list(NAIVE_CHUNKS) if hf is not None else [],
+            "repeats": args.repeats,
+            "warmup_pushes": args.warmup,
+            "quick": args.quick,
+            "mkldnn_enabled": torch.backends.mkldnn.enabled,
+            "signal": "speechlike (tests/signals.py recipe), seed 0; batched streams seeds 0..7",
+        },
+        "results": results,
+        "targets": targets,
+        "sanity": sanity,
+        "notes": notes,
+        "total_seconds": total,
+    }
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(_jsonable(report), indent=2) + "\n")
+    print(f"wrote {args.json} ({total:.0f} s in all)")
+    failed = [t["name"] for t in targets if t["passed"] is False]
+    return 1 if args.check and failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
