@@ -15,7 +15,7 @@ time. For every ``--threads`` setting this measures:
 
 Usage (from the repository root)::
 
-    python benchmarks/streaming_speed.py                    # full run, a few minutes
+    python benchmarks/streaming_speed.py                    # full run, ~80 s on an idle 2-core machine
     python benchmarks/streaming_speed.py --quick            # smoke run, < 1 minute
     python benchmarks/streaming_speed.py --model default --threads 1
 
@@ -44,6 +44,7 @@ sys.path.insert(0, str(REPO_ROOT))  # benchmark the checkout this file lives in
 
 import streamcodec  # noqa: E402
 from streamcodec import EncodecConfig, EncodecModel, load_model  # noqa: E402
+from tests.synthetic import fill_codebooks, speechlike  # noqa: E402
 
 DEFAULT_JSON = REPO_ROOT / "benchmarks" / "results" / "streaming_speed.json"
 BATCH_STREAMS = 8
@@ -55,29 +56,6 @@ STATUS = {True: "PASS", False: "FAIL", None: "n/a"}
 
 # --------------------------------------------------------------------------------------------
 # Inputs
-
-
-def speechlike(seconds: float, sample_rate: int = 24000, seed: int = 0) -> torch.Tensor:
-    """A voiced, syllable-modulated harmonic signal with noise: ``[T]`` float32 in about [-0.5, 0.5].
-
-    Same recipe as ``tests/signals.py``, copied so the benchmark does not import the test package.
-    """
-    generator = torch.Generator().manual_seed(seed)
-    t = torch.arange(int(seconds * sample_rate)) / sample_rate
-    pitch = 120 + 30 * torch.sin(2 * math.pi * 0.7 * t)
-    phase = 2 * math.pi * torch.cumsum(pitch, 0) / sample_rate
-    voiced = sum(torch.sin(h * phase) / h for h in range(1, 12))
-    envelope = 0.5 * (1 + torch.sin(2 * math.pi * 4 * t)) ** 2 / 4
-    noise = 0.02 * torch.randn(t.shape, generator=generator)
-    return (0.3 * envelope * voiced + noise).float()
-
-
-def fill_codebooks(codebooks: list[torch.Tensor], seed: int = 0) -> None:
-    """Random codebooks of shrinking scale (they are all zeros at init, which makes argmin trivial)."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for k, embed in enumerate(codebooks):
-            embed.copy_(torch.randn(embed.shape, generator=generator) * 0.5**k)
 
 
 def build_model(spec: str) -> EncodecModel:
@@ -318,7 +296,8 @@ def sanity_check(model: EncodecModel, wav: torch.Tensor, stream: dict[str, Any])
         offline_audio = model.decode(codes, pad_mode="constant")
     same_shape = tuple(offline_codes.shape) == tuple(codes.shape)
     agreement = float((offline_codes == codes).float().mean()) if same_shape else 0.0
-    audio_diff = float((offline_audio - stream["_audio"]).abs().max()) if offline_audio.shape == stream["_audio"].shape else float("inf")
+    streamed = stream["_audio"]
+    audio_diff = float((offline_audio - streamed).abs().max()) if offline_audio.shape == streamed.shape else math.inf
     return {
         "stream_vs_offline_code_agreement": agreement,
         "stream_vs_offline_decode_max_abs_diff": audio_diff,
@@ -365,6 +344,40 @@ def load_average() -> list[float] | None:
         return [round(x, 2) for x in os.getloadavg()]
     except (OSError, AttributeError):
         return None
+
+
+class ForeignLoad:
+    """CPU time used by *other* processes between ``start()`` and ``stop()``, in cores (Linux only).
+
+    Busy time of all CPUs from /proc/stat minus this process's own CPU time, over wall time.
+    """
+
+    def __init__(self) -> None:
+        self._start: tuple[float, float, float] | None = None
+
+    @staticmethod
+    def _sample() -> tuple[float, float, float] | None:
+        try:
+            fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+        except (OSError, ValueError, IndexError):
+            return None
+        user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+        busy = (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+        own = os.times()
+        return busy, own.user + own.system, time.perf_counter()
+
+    def start(self) -> None:
+        self._start = self._sample()
+
+    def stop(self) -> float | None:
+        end = self._sample()
+        if self._start is None or end is None or end[2] <= self._start[2]:
+            return None
+        busy, own, wall = (e - s for e, s in zip(end, self._start))
+        return max(0.0, (busy - own) / wall)
+
+
+FOREIGN_LOAD_WARN = 0.2  # cores busy with other processes above which figures are suspect
 
 
 def _get(results: dict[str, Any], path: str) -> Any:
@@ -419,7 +432,8 @@ ROWS: list[tuple[str, str, str, str]] = [
     ("stream 4-frame push latency p50", "stream_4frame.push_latency_ms.p50", "ms", "{:.2f}"),
     ("stream 4-frame push latency p99", "stream_4frame.push_latency_ms.p99", "ms", "{:.2f}"),
     ("stream 4-frame / offline throughput", "stream_4frame.ratio_to_offline", "ratio", "{:.2f}"),
-    (f"batched {BATCH_STREAMS} streams 1-frame enc+dec (aggregate)", "batched.aggregate_combined_rtf", "x RT", "{:.2f}"),
+    (f"batched {BATCH_STREAMS} streams 1-frame enc+dec (aggregate)", "batched.aggregate_combined_rtf", "x RT",
+     "{:.2f}"),
     (f"batched {BATCH_STREAMS} streams latency p50 (per push)", "batched.push_latency_ms.p50", "ms", "{:.2f}"),
     ("naive HF stateless 320-sample chunks enc+dec", "naive_320.combined_rtf", "x RT", "{:.2f}"),
     ("naive HF stateless 1920-sample chunks enc+dec", "naive_1920.combined_rtf", "x RT", "{:.2f}"),
@@ -480,22 +494,28 @@ def _jsonable(value: Any) -> Any:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="random24k", help="random24k (random weights, 24 kHz architecture), default, or a path / Hub id")
-    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="torch intra-op thread counts to measure")
-    parser.add_argument("--seconds", type=float, default=10.0, help="audio for the offline and single-stream measurements")
-    parser.add_argument("--batch-seconds", type=float, default=2.5, help=f"audio per stream in the batched ({BATCH_STREAMS} streams) measurement")
-    parser.add_argument("--naive-seconds", type=float, default=2.0, help="audio for the (slow) naive transformers baseline")
-    parser.add_argument("--bandwidth", type=float, default=6.0, help="kbps (6 = 8 codebooks at 24 kHz)")
-    parser.add_argument("--repeats", type=int, default=3, help="offline: runs; streaming/naive: segments of the run; medians are reported")
-    parser.add_argument("--warmup", type=int, default=25, help="warm-up pushes / chunks before each timed streaming or naive run")
-    parser.add_argument("--max-measure-seconds", type=float, default=30.0,
-                        help="stop a timed loop early after this much wall time (keeps a loaded machine's run bounded)")
-    parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write the results")
-    parser.add_argument("--quick", action="store_true", help="short durations: a smoke run in well under a minute")
-    parser.add_argument("--no-naive", action="store_true", help="skip the transformers baseline")
-    parser.add_argument("--no-mkldnn", action="store_true", help="diagnostic: torch.backends.mkldnn.enabled = False (oneDNN off)")
-    parser.add_argument("--check", action="store_true", help="exit with status 1 when a target is missed")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add = parser.add_argument
+    add("--model", default="random24k",
+        help="random24k (random weights, 24 kHz architecture), default, or a path / Hub id")
+    add("--threads", type=int, nargs="+", default=[1, 2], help="torch intra-op thread counts to measure")
+    add("--seconds", type=float, default=10.0, help="audio for the offline and single-stream measurements")
+    add("--batch-seconds", type=float, default=2.5,
+        help=f"audio per stream in the batched ({BATCH_STREAMS} streams) measurement")
+    add("--naive-seconds", type=float, default=2.0, help="audio for the (slow) naive transformers baseline")
+    add("--bandwidth", type=float, default=6.0, help="kbps (6 = 8 codebooks at 24 kHz)")
+    add("--repeats", type=int, default=3,
+        help="offline: runs; streaming/naive: segments of the run; medians are reported")
+    add("--warmup", type=int, default=25, help="warm-up pushes / chunks before each timed streaming or naive run")
+    add("--max-measure-seconds", type=float, default=30.0,
+        help="stop a timed loop early after this much wall time (keeps a loaded machine's run bounded)")
+    add("--json", type=Path, default=DEFAULT_JSON, help="where to write the results")
+    add("--quick", action="store_true", help="short durations: a smoke run in well under a minute")
+    add("--no-naive", action="store_true", help="skip the transformers baseline")
+    add("--no-mkldnn", action="store_true", help="diagnostic: torch.backends.mkldnn.enabled = False (oneDNN off)")
+    add("--check", action="store_true", help="exit with status 1 when a target is missed")
     args = parser.parse_args(argv)
     if args.quick:
         args.seconds = min(args.seconds, 1.0)
@@ -505,7 +525,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.warmup = min(args.warmup, 5)
     if any(n < 1 for n in args.threads):
         parser.error("--threads must be positive")
-    if min(args.seconds, args.batch_seconds, args.naive_seconds, args.max_measure_seconds) <= 0 or args.repeats < 1 or args.warmup < 0:
+    durations = (args.seconds, args.batch_seconds, args.naive_seconds, args.max_measure_seconds)
+    if min(durations) <= 0 or args.repeats < 1 or args.warmup < 0:
         parser.error("durations and --repeats must be positive, --warmup non-negative")
     args.threads = list(dict.fromkeys(args.threads))
     return args
@@ -533,7 +554,8 @@ def main(argv: list[str] | None = None) -> int:
     if why_not:
         notes.append(why_not)
     if hf is not None and args.bandwidth not in hf.config.target_bandwidths:
-        notes.append(f"naive baseline skipped: transformers EnCodec has no {args.bandwidth} kbps (has {hf.config.target_bandwidths})")
+        notes.append(f"naive baseline skipped: transformers EnCodec has no {args.bandwidth} kbps "
+                     f"(has {hf.config.target_bandwidths})")
         hf = None
     if hf is not None:
         if hf.config.sampling_rate != sr or math.prod(hf.config.upsampling_ratios) != hop:
@@ -541,23 +563,27 @@ def main(argv: list[str] | None = None) -> int:
         notes.append("naive baseline: random-weight transformers EncodecModel with its weight-norm parametrisations, "
                      "as from_pretrained loads it")
 
-    max_push = max((4 * hop, *NAIVE_CHUNKS))
     wav = speechlike(args.seconds, sr, seed=0)[None, None]
     batch_wav = torch.stack([speechlike(args.batch_seconds, sr, seed=s) for s in range(BATCH_STREAMS)])[:, None]
     naive_seconds = max(args.naive_seconds, 2 * max(NAIVE_CHUNKS) / 24000)
     naive_wav = speechlike(naive_seconds, 24000, seed=0)[None, None]
-    if wav.shape[-1] < max_push:
-        sys.exit(f"error: --seconds {args.seconds} is shorter than one {4 * hop}-sample push")
+    if wav.shape[-1] < 4 * hop or batch_wav.shape[-1] < hop:
+        sys.exit(f"error: --seconds must cover a {4 * hop}-sample push and --batch-seconds a {hop}-sample frame")
 
     print(f"streamcodec streaming speed: model {args.model} ({model.name}, {sr} Hz, hop {hop} = "
           f"{1e3 * hop / sr:.2f} ms/frame), {args.bandwidth:g} kbps = {model.num_codebooks} codebooks")
     print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, {platform.platform()}, "
           f"oneDNN {'on' if torch.backends.mkldnn.enabled else 'OFF'}")
-    print(f"signal: {args.seconds:g} s (batched: {BATCH_STREAMS} x {args.batch_seconds:g} s, naive: {naive_seconds:g} s), "
+    print(f"signal: {args.seconds:g} s (batched: {BATCH_STREAMS} x {args.batch_seconds:g} s, "
+          f"naive: {naive_seconds:g} s), "
           f"medians of {args.repeats}, {args.warmup} warm-up pushes; RT = real time, higher is better")
-    load = load_average()
-    if load and os.cpu_count() and load[0] > 0.5:
-        note = f"load average {load[0]} at start: other processes share the CPUs, figures may be low and noisy"
+    probe = ForeignLoad()
+    probe.start()
+    time.sleep(1.0)
+    foreign = probe.stop()
+    if foreign is not None and foreign > FOREIGN_LOAD_WARN:
+        note = (f"other processes kept {foreign:.2f} of {os.cpu_count()} CPUs busy just before the start: "
+                "figures may be low and noisy (multi-thread ones worst)")
         notes.append(note)
         print(f"warning: {note}")
     print(flush=True)
@@ -571,6 +597,7 @@ def main(argv: list[str] | None = None) -> int:
             notes.append(f"{n} threads on {os.cpu_count()} CPUs: oversubscribed")
         res: dict[str, Any] = {"torch_num_threads": torch.get_num_threads(), "load_average_before": load_average()}
         t_block = time.perf_counter()
+        probe.start()
 
         def step(label: str, fn: Callable[[], Any]) -> Any:
             t0 = time.perf_counter()
@@ -585,8 +612,10 @@ def main(argv: list[str] | None = None) -> int:
             print(flush=True)
             return value
 
-        res["offline"] = step("offline", lambda: measure_offline(model, wav, args.repeats, cap))
-        one = step("stream 1-frame", lambda: measure_streaming(model, wav, hop, args.repeats, args.warmup, cap, keep_outputs=sanity is None))
+        reps, warm = args.repeats, args.warmup
+        res["offline"] = step("offline", lambda: measure_offline(model, wav, reps, cap))
+        keep = sanity is None
+        one = step("stream 1-frame", lambda: measure_streaming(model, wav, hop, reps, warm, cap, keep_outputs=keep))
         if sanity is None:
             sanity = sanity_check(model, wav, one)
             if not sanity["ok"]:
@@ -594,8 +623,12 @@ def main(argv: list[str] | None = None) -> int:
             one.pop("_codes", None)
             one.pop("_audio", None)
         res["stream_1frame"] = one
-        res["stream_4frame"] = step("stream 4-frame", lambda: measure_streaming(model, wav, 4 * hop, args.repeats, max(1, args.warmup // 4), cap))
-        res["batched"] = step(f"batched {BATCH_STREAMS}", lambda: measure_streaming(model, batch_wav, hop, args.repeats, args.warmup, cap))
+        res["stream_4frame"] = step(
+            "stream 4-frame", lambda: measure_streaming(model, wav, 4 * hop, reps, max(1, warm // 4), cap)
+        )
+        res["batched"] = step(
+            f"batched {BATCH_STREAMS}", lambda: measure_streaming(model, batch_wav, hop, reps, warm, cap)
+        )
         offline_rtf = res["offline"]["combined_rtf"]
         for key in ("stream_1frame", "stream_4frame"):
             res[key]["ratio_to_offline"] = res[key]["combined_rtf"] / offline_rtf
@@ -603,10 +636,16 @@ def main(argv: list[str] | None = None) -> int:
             for chunk in NAIVE_CHUNKS:
                 res[f"naive_{chunk}"] = step(
                     f"naive HF {chunk}",
-                    lambda chunk=chunk: measure_naive(hf, naive_wav, chunk, args.bandwidth, args.repeats, max(2, args.warmup // 5), cap),
+                    lambda chunk=chunk: measure_naive(
+                        hf, naive_wav, chunk, args.bandwidth, reps, max(2, warm // 5), cap
+                    ),
                 )
             res["speedup_vs_naive_320"] = res["stream_1frame"]["combined_rtf"] / res["naive_320"]["combined_rtf"]
         res["load_average_after"] = load_average()
+        res["foreign_cpu_load_cores"] = probe.stop()
+        if res["foreign_cpu_load_cores"] is not None and res["foreign_cpu_load_cores"] > FOREIGN_LOAD_WARN:
+            notes.append(f"{n} thread(s): other processes used {res['foreign_cpu_load_cores']:.2f} CPUs on average "
+                         "during this block; its figures are not trustworthy, rerun on an idle machine")
         res["block_seconds"] = time.perf_counter() - t_block
         results[n] = res
 
@@ -615,15 +654,17 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(results, args.threads, targets))
     print()
     if sanity is not None:
-        print(f"sanity: streaming vs offline (constant padding) code agreement {sanity['stream_vs_offline_code_agreement']:.4f}, "
-              f"decode max |diff| {sanity['stream_vs_offline_decode_max_abs_diff']:.2e}")
+        print(
+            "sanity: streaming vs offline (constant padding) code agreement "
+            f"{sanity['stream_vs_offline_code_agreement']:.4f}, "
+            f"decode max |diff| {sanity['stream_vs_offline_decode_max_abs_diff']:.2e}"
+        )
     loads = ", ".join(
-        f"{n}t {results[n]['load_average_before'][0]} -> {results[n]['load_average_after'][0]}"
-        for n in args.threads
-        if results[n]["load_average_before"] and results[n]["load_average_after"]
+        f"{n}t {results[n]['foreign_cpu_load_cores']:.2f}" for n in args.threads
+        if results[n]["foreign_cpu_load_cores"] is not None
     )
     if loads:
-        print(f"1-min load average before -> after each thread block: {loads} (on {os.cpu_count()} CPUs)")
+        print(f"CPUs used by other processes during each thread block: {loads} (of {os.cpu_count()})")
     for note in notes:
         print(f"note: {note}")
 
@@ -652,7 +693,8 @@ def main(argv: list[str] | None = None) -> int:
             "warmup_pushes": args.warmup,
             "quick": args.quick,
             "mkldnn_enabled": torch.backends.mkldnn.enabled,
-            "signal": "speechlike (tests/signals.py recipe), seed 0; batched streams seeds 0..7",
+            "foreign_cpu_load_at_start_cores": foreign,
+            "signal": "speechlike (tests/synthetic.py), seed 0; batched streams seeds 0..7",
         },
         "results": results,
         "targets": targets,

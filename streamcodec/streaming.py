@@ -51,10 +51,10 @@ class StreamingEncoder:
         self.model = model
         self.batch_size = _check_batch_size(batch_size)
         self.num_codebooks = model.num_codebooks
-        param = next(model.parameters())
+        self._param = next(model.parameters())
         with torch.inference_mode():
             self._state = model.encoder.init_state(batch_size)
-            self._pending = param.new_zeros(batch_size, model.channels, 0)
+            self._pending = self._param.new_zeros(batch_size, model.channels, 0)
         self.frames = 0  # frames emitted so far
 
     def set_num_codebooks(self, num_codebooks: int) -> None:
@@ -66,7 +66,7 @@ class StreamingEncoder:
         return self._pending.shape[-1]
 
     def push(self, pcm: torch.Tensor | np.ndarray) -> torch.Tensor:
-        pcm = self.model.check_audio(pcm, self.batch_size)
+        pcm = self.model.check_audio(pcm, self.batch_size, like=self._param)
         with torch.inference_mode():
             pending = torch.cat([self._pending, pcm], dim=-1) if self._pending.shape[-1] else pcm
             usable = pending.shape[-1] - pending.shape[-1] % self.model.hop_length
@@ -106,12 +106,13 @@ class StreamingDecoder:
     def __init__(self, model: EncodecModel, batch_size: int = 1):
         self.model = model
         self.batch_size = _check_batch_size(batch_size)
+        self._param = next(model.parameters())
         with torch.inference_mode():
             self._state = model.decoder.init_state(batch_size)
         self.frames = 0  # frames decoded so far
 
     def push(self, codes: torch.Tensor | np.ndarray) -> torch.Tensor:
-        codes = self.model.check_codes(codes, self.batch_size)
+        codes = self.model.check_codes(codes, self.batch_size, like=self._param)
         if codes.shape[-1] == 0:
             return torch.zeros(self.batch_size, self.model.channels, 0, device=codes.device)
         with torch.inference_mode():

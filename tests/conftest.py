@@ -12,7 +12,7 @@ import torch  # noqa: E402
 from streamcodec import EncodecConfig, EncodecModel  # noqa: E402
 from streamcodec.modules import SEANetConfig  # noqa: E402
 
-from .signals import speechlike  # noqa: E402
+from .synthetic import fill_codebooks, speechlike  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -21,10 +21,8 @@ def _seed() -> None:
 
 
 def random_codebooks(model: EncodecModel, seed: int = 0) -> EncodecModel:
-    """Fill the (all-zero at init) codebooks with random vectors of shrinking scale, as RVQ learns."""
-    generator = torch.Generator().manual_seed(seed)
-    for k, layer in enumerate(model.quantizer.layers):
-        layer.embed.copy_(torch.randn(layer.embed.shape, generator=generator) * 0.5**k)
+    """``model`` with random codebooks (see ``fill_codebooks``)."""
+    fill_codebooks((layer.embed for layer in model.quantizer.layers), seed)
     return model
 
 

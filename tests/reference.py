@@ -9,6 +9,8 @@ from pathlib import Path
 
 import torch
 
+from .synthetic import fill_codebooks
+
 
 def transformers_encodec(seed: int = 0):
     """transformers' EncodecModel with the 24 kHz config, random weights and random codebooks."""
@@ -16,9 +18,7 @@ def transformers_encodec(seed: int = 0):
 
     torch.manual_seed(seed)
     model = EncodecModel(EncodecConfig()).eval()
-    with torch.no_grad():
-        for k, layer in enumerate(model.quantizer.layers):
-            layer.codebook.embed.copy_(torch.randn_like(layer.codebook.embed) * 0.5**k)
+    fill_codebooks((layer.codebook.embed for layer in model.quantizer.layers), seed)
     return model
 
 
@@ -59,7 +59,5 @@ def original_encodec(seed: int = 0):
         segment=None,
         name="encodec_24khz",
     ).eval()
-    with torch.no_grad():
-        for k, layer in enumerate(model.quantizer.vq.layers):
-            layer._codebook.embed.copy_(torch.randn_like(layer._codebook.embed) * 0.5**k)
+    fill_codebooks((layer._codebook.embed for layer in model.quantizer.vq.layers), seed)
     return model

@@ -9,7 +9,7 @@ import torch
 
 from streamcodec.modules import StreamingConv1d, StreamingConvTranspose1d, StreamingLSTM
 
-from .signals import speechlike
+from .synthetic import speechlike
 
 
 def split(total: int, sizes: list[int] | str, seed: int = 0) -> list[int]:

@@ -107,8 +107,13 @@ class CompressionModel(nn.Module, abc.ABC):
 
     # Input checks shared by the offline and the streaming paths.
 
-    def check_audio(self, wav: torch.Tensor | np.ndarray, batch_size: int | None = None) -> torch.Tensor:
-        """Validate a waveform ``[B, C, T]`` and return it as a float tensor on the model's device."""
+    def check_audio(
+        self, wav: torch.Tensor | np.ndarray, batch_size: int | None = None, like: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Validate a waveform ``[B, C, T]``; return it as a float tensor on the model's device.
+
+        ``like``: a parameter of the model, passed by callers that check often (saves a lookup).
+        """
         if isinstance(wav, np.ndarray):
             wav = torch.from_numpy(wav)
         if not isinstance(wav, torch.Tensor):
@@ -126,8 +131,8 @@ class CompressionModel(nn.Module, abc.ABC):
             raise ValueError(f"audio must be floating point samples in [-1, 1], got dtype {wav.dtype}")
         if not torch.isfinite(wav).all():
             raise ValueError("audio contains NaN or infinite samples")
-        param = next(self.parameters())
-        return wav.to(device=param.device, dtype=param.dtype)
+        like = next(self.parameters()) if like is None else like
+        return wav.to(device=like.device, dtype=like.dtype)
 
     def check_sample_rate(self, sample_rate: int | None) -> None:
         if sample_rate is not None and sample_rate != self.sample_rate:
@@ -136,8 +141,10 @@ class CompressionModel(nn.Module, abc.ABC):
                 "resample it first (streamcodec.audio.resample)"
             )
 
-    def check_codes(self, codes: torch.Tensor | np.ndarray, batch_size: int | None = None) -> torch.Tensor:
-        """Validate codes ``[B, K, F]`` and return them as int64 on the model's device."""
+    def check_codes(
+        self, codes: torch.Tensor | np.ndarray, batch_size: int | None = None, like: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Validate codes ``[B, K, F]``; return them as int64 on the model's device (``like``'s)."""
         if isinstance(codes, np.ndarray):
             codes = torch.from_numpy(codes)
         if not isinstance(codes, torch.Tensor):
@@ -156,4 +163,5 @@ class CompressionModel(nn.Module, abc.ABC):
             raise ValueError(
                 f"codes must lie in [0, {self.cardinality - 1}], got values from {int(codes.min())} to {int(codes.max())}"
             )
-        return codes.to(device=next(self.parameters()).device, dtype=torch.int64)
+        like = next(self.parameters()) if like is None else like
+        return codes.to(device=like.device, dtype=torch.int64)

@@ -1,8 +1,9 @@
-"""Deterministic test signals."""
+"""Deterministic synthetic inputs shared by the tests and the benchmarks."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import torch
 
@@ -17,3 +18,11 @@ def speechlike(seconds: float, sample_rate: int = 24000, seed: int = 0) -> torch
     envelope = 0.5 * (1 + torch.sin(2 * math.pi * 4 * t)) ** 2 / 4
     noise = 0.02 * torch.randn(t.shape, generator=generator)
     return (0.3 * envelope * voiced + noise).float()
+
+
+def fill_codebooks(codebooks: Iterable[torch.Tensor], seed: int = 0) -> None:
+    """Random codebook vectors of shrinking scale, as RVQ learns them (all zeros at init)."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for k, embed in enumerate(codebooks):
+            embed.copy_(torch.randn(embed.shape, generator=generator) * 0.5**k)
