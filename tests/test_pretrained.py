@@ -169,3 +169,14 @@ def test_unknown_directory_format(tmp_path):
 def test_missing_path_is_clear():
     with pytest.raises(FileNotFoundError, match="neither 'default'"):
         streamcodec.load_model("./no/such/dir")
+
+
+def test_partial_last_frame_matches_reference(hf_model, hf_checkpoint, speech_5s):
+    """A signal that ends mid-frame: the reference pads each layer's input to whole windows."""
+    speech = speech_5s[..., :100_123]
+    with torch.no_grad():
+        encoded = hf_model.encode(speech, bandwidth=6.0)
+        audio_ref = hf_model.decode(encoded.audio_codes, encoded.audio_scales).audio_values
+    model = streamcodec.load_model(hf_checkpoint)
+    assert_matches_reference(model, speech, encoded.audio_codes[0], audio_ref, 6.0)
+    assert model.encode(speech)[0].shape[-1] == 313  # ceil(100123 / 320)

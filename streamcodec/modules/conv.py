@@ -168,6 +168,9 @@ class StreamingConv1d(StreamingModule[ConvState]):
     def step(self, x: torch.Tensor, state: ConvState) -> torch.Tensor:
         if not self.causal:
             raise RuntimeError("a non-causal convolution cannot stream")
+        weight, bias = self.conv.weight, self.conv.bias
+        if self.padding_total == 0 and x.shape[-1]:  # a 1x1 convolution remembers nothing
+            return conv1d_few_outputs(x, weight, bias, self.stride, 1)
         if state.previous.shape[-1]:
             x = torch.cat([state.previous, x], dim=-1)
         num_outputs = max(0, (x.shape[-1] - self.kernel_span) // self.stride + 1)
@@ -176,7 +179,7 @@ class StreamingConv1d(StreamingModule[ConvState]):
         if num_outputs == 0:
             return x.new_empty(x.shape[0], self.conv.out_channels, 0)
         window = x[..., : consumed - self.stride + self.kernel_span]
-        return conv1d_few_outputs(window, self.conv.weight, self.conv.bias, self.stride, self.conv.dilation[0])
+        return conv1d_few_outputs(window, weight, bias, self.stride, self.conv.dilation[0])
 
 
 @dataclasses.dataclass

@@ -7,12 +7,13 @@ import dataclasses
 import torch
 from torch import nn
 
-from .conv import PAD_MODES, StreamingConv1d, StreamingConvTranspose1d
+from .conv import PAD_MODES, ConvState, StreamingConv1d, StreamingConvTranspose1d
 from .lstm import StreamingLSTM
 from .streaming import (
     SequentialState,
     StreamingModule,
     StreamingSequential,
+    StreamingState,
     init_sequential_state,
     sequential_forward,
     sequential_step,
@@ -56,7 +57,13 @@ class SEANetConfig:
         return hop
 
 
-class SEANetResnetBlock(StreamingModule[SequentialState]):
+@dataclasses.dataclass
+class ResnetState(StreamingState):
+    block: SequentialState
+    shortcut: ConvState | None  # None for an identity shortcut
+
+
+class SEANetResnetBlock(StreamingModule[ResnetState]):
     """ELU -> conv(k, dilation) -> ELU -> conv(1), plus a (1x1 conv) shortcut. ``[B, dim, T]``."""
 
     def __init__(self, config: SEANetConfig, dim: int, dilation: int, weight_norm: bool):
@@ -71,17 +78,18 @@ class SEANetResnetBlock(StreamingModule[SequentialState]):
                 conv(hidden, dim, 1),
             ]
         )
-        # A 1x1 convolution has no padding: it is applied the same way offline and streaming.
         self.shortcut = conv(dim, dim, 1) if config.conv_shortcut else nn.Identity()
 
     def forward(self, x: torch.Tensor, pad_mode: str | None = None) -> torch.Tensor:
         return self.shortcut(x) + sequential_forward(self.block, x, pad_mode)
 
-    def init_state(self, batch_size: int) -> SequentialState:
-        return init_sequential_state(self.block, batch_size)
+    def init_state(self, batch_size: int) -> ResnetState:
+        shortcut = self.shortcut.init_state(batch_size) if isinstance(self.shortcut, StreamingConv1d) else None
+        return ResnetState(init_sequential_state(self.block, batch_size), shortcut)
 
-    def step(self, x: torch.Tensor, state: SequentialState) -> torch.Tensor:
-        return self.shortcut(x) + sequential_step(self.block, x, state)
+    def step(self, x: torch.Tensor, state: ResnetState) -> torch.Tensor:
+        residual = self.shortcut.step(x, state.shortcut) if state.shortcut is not None else x
+        return residual + sequential_step(self.block, x, state.block)
 
 
 def _conv_factory(config: SEANetConfig, weight_norm: bool):

@@ -86,8 +86,10 @@ def init_sequential_state(layers: nn.ModuleList, batch_size: int) -> SequentialS
 
 
 def sequential_step(layers: nn.ModuleList, x: torch.Tensor, state: SequentialState) -> torch.Tensor:
+    # ``forward`` directly, not ``__call__``: a stream runs hundreds of tiny layers per frame and
+    # the hook machinery of ``__call__`` would cost more than the activations themselves.
     for layer, layer_state in zip(layers, state.children):
-        x = layer.step(x, layer_state) if layer_state is not None else layer(x)
+        x = layer.step(x, layer_state) if layer_state is not None else layer.forward(x)
     return x
 
 

@@ -1,0 +1,1 @@
+"""Command-line and web clients of the streamcodec server, and the latency harness."""

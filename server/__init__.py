@@ -1,0 +1,1 @@
+"""Websocket server application (rooms, relay, transcoding, generation) for streamcodec."""
