@@ -27,6 +27,12 @@ def test_bad_audio(small_model, wav, match):
         encoder.push(wav)
 
 
+def test_empty_signal(small_model):
+    with pytest.raises(ValueError, match="empty signal"):
+        small_model.encode(torch.zeros(1, 1, 0))
+    assert small_model.streaming_encoder().push(torch.zeros(1, 1, 0)).shape == (1, 8, 0)
+
+
 def test_wrong_sample_rate(small_model):
     with pytest.raises(ValueError, match="runs at 24000 Hz but the audio is at 16000 Hz"):
         small_model.encode(torch.zeros(1, 1, 640), sample_rate=16000)

@@ -102,6 +102,8 @@ class EncodecModel(CompressionModel):
         """
         self.check_sample_rate(sample_rate)
         wav = self.check_audio(wav)
+        if wav.shape[-1] == 0:
+            raise ValueError("cannot encode an empty signal (0 samples)")
         with torch.inference_mode():
             wav, scale = self._preprocess(wav)
             if pad_mode == "constant":
