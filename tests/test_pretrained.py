@@ -13,6 +13,7 @@ import streamcodec
 from streamcodec.pretrained import CheckpointFormatError
 
 from .reference import original_encodec, save_transformers_legacy, transformers_encodec
+from .synthetic import fill_codebooks
 
 BANDWIDTHS = [1.5, 6.0, 24.0]
 
@@ -126,9 +127,7 @@ def test_non_causal_32khz_loads_but_refuses_to_stream(tmp_path, speech_5s):
         use_causal_conv=False, use_conv_shortcut=False, target_bandwidths=[2.2], normalize=False,
     )
     reference = HFModel(config).eval()
-    with torch.no_grad():
-        for layer in reference.quantizer.layers:
-            layer.codebook.embed.normal_()
+    fill_codebooks(layer.codebook.embed for layer in reference.quantizer.layers)
     reference.save_pretrained(tmp_path)
     model = streamcodec.load_model(tmp_path)
     assert (model.sample_rate, model.frame_rate, model.total_codebooks, model.cardinality) == (32000, 50, 4, 2048)
@@ -180,3 +179,24 @@ def test_partial_last_frame_matches_reference(hf_model, hf_checkpoint, speech_5s
     model = streamcodec.load_model(hf_checkpoint)
     assert_matches_reference(model, speech, encoded.audio_codes[0], audio_ref, 6.0)
     assert model.encode(speech)[0].shape[-1] == 313  # ceil(100123 / 320)
+
+
+def test_renormalising_model_matches_reference_and_refuses_to_stream(tmp_path, speech_5s):
+    """``normalize: true`` scales each input to unit RMS and returns the scale for decoding."""
+    from transformers import EncodecConfig as HFConfig
+    from transformers import EncodecModel as HFModel
+
+    reference = HFModel(HFConfig(num_filters=8, normalize=True)).eval()
+    fill_codebooks(layer.codebook.embed for layer in reference.quantizer.layers)
+    reference.save_pretrained(tmp_path)
+    quiet = speech_5s[..., :48_000] * 0.05
+    with torch.no_grad():
+        encoded = reference.encode(quiet, bandwidth=6.0)
+        audio_ref = reference.decode(encoded.audio_codes, encoded.audio_scales).audio_values
+    model = streamcodec.load_model(tmp_path)
+    codes, scale = model.encode(quiet)
+    torch.testing.assert_close(scale, encoded.audio_scales[0])
+    assert torch.equal(codes, encoded.audio_codes[0])
+    torch.testing.assert_close(model.decode(codes, scale), audio_ref, atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="renormalises"):
+        model.streaming_decoder()
