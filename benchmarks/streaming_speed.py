@@ -63,11 +63,11 @@ def build_model(spec: str) -> EncodecModel:
         torch.manual_seed(0)
         model = EncodecModel(EncodecConfig(), name="random24k")
         fill_codebooks([layer.embed for layer in model.quantizer.layers])
-        return model.eval()
+        return model.eval().requires_grad_(False)  # frozen, as load_model returns: traced sessions
     from streamcodec.pretrained import CheckpointFormatError
 
     try:
-        return load_model(spec).eval()
+        return load_model(spec)
     except (FileNotFoundError, CheckpointFormatError, ConnectionError) as error:
         sys.exit(f"error: cannot load model {spec!r}: {error}")
 
@@ -142,8 +142,11 @@ def measure_streaming(
     warmup_pushes: int,
     max_seconds: float,
     keep_outputs: bool = False,
+    traced: bool | None = None,
 ) -> dict[str, Any]:
     """One session over the signal, pushing ``push_samples`` at a time and decoding at once.
+
+    ``traced=False`` runs the sessions step by step in Python (no TorchScript replay).
 
     Every push is timed; the RTFs are medians over ``repeats`` contiguous segments of the run.
     The run stops early (``truncated``) once ``max_seconds`` of wall time have passed.
@@ -153,11 +156,14 @@ def measure_streaming(
     if count == 0:
         raise ValueError(f"signal of {wav.shape[-1]} samples is shorter than one {push_samples}-sample push")
     chunks = [wav[..., i * push_samples : (i + 1) * push_samples] for i in range(count)]
+    def sessions():
+        return model.streaming_encoder(batch, traced=traced), model.streaming_decoder(batch, traced=traced)
+
     with torch.inference_mode():
-        enc, dec = model.streaming_encoder(batch_size=batch), model.streaming_decoder(batch_size=batch)
+        enc, dec = sessions()
         for i in range(warmup_pushes):
             dec.push(enc.push(chunks[i % count]))
-    enc, dec = model.streaming_encoder(batch_size=batch), model.streaming_decoder(batch_size=batch)
+    enc, dec = sessions()
     enc_t = np.zeros(count)
     dec_t = np.zeros(count)
     codes_out, audio_out = [], []
@@ -426,6 +432,7 @@ ROWS: list[tuple[str, str, str, str]] = [
     ("stream 1-frame latency p50", "stream_1frame.push_latency_ms.p50", "ms", "{:.2f}"),
     ("stream 1-frame latency p99", "stream_1frame.push_latency_ms.p99", "ms", "{:.2f}"),
     ("stream 1-frame / offline throughput", "stream_1frame.ratio_to_offline", "ratio", "{:.2f}"),
+    ("stream 1-frame enc+dec, eager (no traces)", "stream_1frame_eager.combined_rtf", "x RT", "{:.2f}"),
     ("stream 4-frame encode", "stream_4frame.encode_rtf", "x RT", "{:.2f}"),
     ("stream 4-frame decode", "stream_4frame.decode_rtf", "x RT", "{:.2f}"),
     ("stream 4-frame encode+decode", "stream_4frame.combined_rtf", "x RT", "{:.2f}"),
@@ -623,6 +630,9 @@ def main(argv: list[str] | None = None) -> int:
             one.pop("_codes", None)
             one.pop("_audio", None)
         res["stream_1frame"] = one
+        res["stream_1frame_eager"] = step(
+            "stream 1-frame eager", lambda: measure_streaming(model, wav, hop, reps, warm, cap, traced=False)
+        )
         res["stream_4frame"] = step(
             "stream 4-frame", lambda: measure_streaming(model, wav, 4 * hop, reps, max(1, warm // 4), cap)
         )

@@ -64,7 +64,7 @@ def load_model(
             f"{name_or_path!r} is neither 'default', an existing file or directory, "
             "nor a Hugging Face Hub repository id such as 'facebook/encodec_24khz'"
         )
-    return model.to(device).eval()
+    return model.to(device).eval().requires_grad_(False)
 
 
 def save_model(model: EncodecModel, directory: str | Path) -> Path:

@@ -12,17 +12,80 @@ weights, so any number of sessions can share one model. Example::
 
 The concatenated outputs do not depend on how the input was chunked: they equal the offline
 ``model.encode(wav, pad_mode="constant")`` / ``model.decode(codes, pad_mode="constant")``.
+
+Sessions over a frozen inference model (``model.eval().requires_grad_(False)``, as
+``load_model`` returns it) replay each step through a TorchScript trace: the same tensor
+operations without the Python interpreter between them, about half a frame's fixed cost.
 """
 
 from __future__ import annotations
 
+import copy
+import warnings
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
+from .modules.streaming import StreamingState
+
 if TYPE_CHECKING:
     from .models.encodec import EncodecModel
+
+Step = Callable[[torch.Tensor, StreamingState], torch.Tensor]
+
+
+class StepTraces:
+    """TorchScript traces of a model's streaming steps, one per (step, input shape, codebooks).
+
+    Traces hold the weights as constants: the model drops them whenever it changes mode,
+    device, dtype or weights. Past ``max_traces`` distinct shapes, steps run eagerly.
+    """
+
+    max_traces = 64
+
+    def __init__(self) -> None:
+        self._traces: dict[tuple, torch.jit.ScriptFunction] = {}
+
+    def clear(self) -> None:
+        self._traces.clear()
+
+    def run(self, key: tuple, step: Step, x: torch.Tensor, state: StreamingState) -> torch.Tensor:
+        """``step(x, state)``, replayed from the trace cached under ``key`` (traced on first use)."""
+        traced = self._traces.get(key)
+        if traced is None:
+            if len(self._traces) >= self.max_traces:
+                return step(x, state)
+            traced = self._traces[key] = _trace(step, x, state)
+        outputs = traced(x, *state.tensors())
+        state.load_tensors(iter(outputs[1:]))
+        return outputs[0]
+
+
+def _trace(step: Step, x: torch.Tensor, state: StreamingState) -> torch.jit.ScriptFunction:
+    """Trace ``step`` as a pure function ``(x, *state tensors) -> (y, *new state tensors)``."""
+    template = copy.deepcopy(state)  # tracing runs the step once: leave the session's state alone
+
+    def pure_step(x: torch.Tensor, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        template.load_tensors(iter(tensors))
+        y = step(x, template)
+        return (y, *template.tensors())
+
+    with warnings.catch_warnings():  # shape-specialisation notes, and trace's deprecation in torch 2.13
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return torch.jit.trace(pure_step, (x, *[t.clone() for t in state.tensors()]), check_trace=False)
+
+
+def _use_traces(model: EncodecModel, traced: bool | None) -> bool:
+    frozen = not any(p.requires_grad for p in model.parameters())
+    if traced and not frozen:
+        raise ValueError(
+            "traced streaming needs a frozen inference model: call model.eval().requires_grad_(False) "
+            "(load_model returns it so)"
+        )
+    return frozen if traced is None else traced
 
 
 def _check_batch_size(batch_size: int) -> int:
@@ -47,10 +110,11 @@ class StreamingEncoder:
     ``num_codebooks`` starts at the model's setting and may be changed at any time.
     """
 
-    def __init__(self, model: EncodecModel, batch_size: int = 1):
+    def __init__(self, model: EncodecModel, batch_size: int = 1, traced: bool | None = None):
         self.model = model
         self.batch_size = _check_batch_size(batch_size)
         self.num_codebooks = model.num_codebooks
+        self.traced = _use_traces(model, traced)
         self._param = next(model.parameters())
         with torch.inference_mode():
             self._state = model.encoder.init_state(batch_size)
@@ -73,10 +137,21 @@ class StreamingEncoder:
             self._pending = pending[..., usable:]
             if usable == 0:
                 return torch.zeros(self.batch_size, self.num_codebooks, 0, dtype=torch.int64, device=pcm.device)
-            latent = self.model.encoder.step(pending[..., :usable], self._state)
-            codes = self.model.quantizer.encode(latent, self.num_codebooks)
+            codes = self._step(pending[..., :usable])
         self.frames += codes.shape[-1]
         return codes
+
+    def _step(self, pcm: torch.Tensor) -> torch.Tensor:
+        """Whole frames of audio ``[B, C, f * hop]`` -> codes ``[B, K, f]``."""
+        model, num_codebooks = self.model, self.num_codebooks
+
+        def step(pcm: torch.Tensor, state: StreamingState) -> torch.Tensor:
+            return model.quantizer.encode(model.encoder.step(pcm, state), num_codebooks)
+
+        if self.traced and not model.training:
+            key = ("encode", tuple(pcm.shape), pcm.dtype, num_codebooks)
+            return model.step_traces.run(key, step, pcm, self._state)
+        return step(pcm, self._state)
 
     def flush(self) -> torch.Tensor:
         """Zero-pad the pending samples to a whole frame and encode it (``[B, K, 0 or 1]``)."""
@@ -103,9 +178,10 @@ class StreamingEncoder:
 class StreamingDecoder:
     """Codes ``[B, k, f]`` -> audio ``[B, C, f * hop_length]``, with ``k`` free to change per push."""
 
-    def __init__(self, model: EncodecModel, batch_size: int = 1):
+    def __init__(self, model: EncodecModel, batch_size: int = 1, traced: bool | None = None):
         self.model = model
         self.batch_size = _check_batch_size(batch_size)
+        self.traced = _use_traces(model, traced)
         self._param = next(model.parameters())
         with torch.inference_mode():
             self._state = model.decoder.init_state(batch_size)
@@ -116,10 +192,20 @@ class StreamingDecoder:
         if codes.shape[-1] == 0:
             return torch.zeros(self.batch_size, self.model.channels, 0, device=codes.device)
         with torch.inference_mode():
-            latent = self.model.quantizer.decode(codes)
-            audio = self.model.decoder.step(latent, self._state)
+            audio = self._step(codes)
         self.frames += codes.shape[-1]
         return audio
+
+    def _step(self, codes: torch.Tensor) -> torch.Tensor:
+        """Codes ``[B, k, f]`` -> audio ``[B, C, f * hop]``."""
+        model = self.model
+
+        def step(codes: torch.Tensor, state: StreamingState) -> torch.Tensor:
+            return model.decoder.step(model.quantizer.decode(codes), state)
+
+        if self.traced and not model.training:
+            return model.step_traces.run(("decode", tuple(codes.shape)), step, codes, self._state)
+        return step(codes, self._state)
 
     def reset(self, mask: torch.Tensor | None = None) -> None:
         """Restart all streams, or those where ``mask`` ([B] bool) is set."""

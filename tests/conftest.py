@@ -35,14 +35,20 @@ def small_config() -> EncodecConfig:
 @pytest.fixture(scope="session")
 def small_model(small_config: EncodecConfig) -> EncodecModel:
     torch.manual_seed(1)
-    return random_codebooks(EncodecModel(small_config, name="small-test")).eval()
+    return random_codebooks(EncodecModel(small_config, name="small-test")).eval().requires_grad_(False)
 
 
 @pytest.fixture(scope="session")
 def full_model() -> EncodecModel:
     """The full 24 kHz architecture with random weights."""
     torch.manual_seed(2)
-    return random_codebooks(EncodecModel(name="encodec-24khz-random")).eval()
+    return random_codebooks(EncodecModel(name="encodec-24khz-random")).eval().requires_grad_(False)
+
+
+@pytest.fixture(params=[False, True], ids=["eager", "traced"])
+def traced(request) -> bool:
+    """Streaming sessions run step by step in Python, or replayed from TorchScript traces."""
+    return request.param
 
 
 @pytest.fixture(scope="session")

@@ -92,8 +92,8 @@ def speech_2s() -> torch.Tensor:
     return speechlike(2.0, seed=5)[None, None][..., :47_000]  # not a whole number of frames
 
 
-def encode_streaming(model, wav, sizes, batch_size=1):
-    encoder = model.streaming_encoder(batch_size)
+def encode_streaming(model, wav, sizes, batch_size=1, traced=None):
+    encoder = model.streaming_encoder(batch_size, traced=traced)
     codes = stream(encoder.push, wav, split(wav.shape[-1], sizes))
     return torch.cat([codes, encoder.flush()], dim=-1)
 
@@ -104,38 +104,38 @@ def identical_fraction(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 @pytest.mark.parametrize("sizes", ENCODER_CHUNKINGS)
-def test_streaming_encoder_equals_offline(small_model, speech_2s, sizes):
+def test_streaming_encoder_equals_offline(small_model, speech_2s, sizes, traced):
     expected, _ = small_model.encode(speech_2s, pad_mode="constant")
-    codes = encode_streaming(small_model, speech_2s, sizes)
+    codes = encode_streaming(small_model, speech_2s, sizes, traced=traced)
     assert codes.shape == expected.shape == (1, 8, 147)
     assert identical_fraction(codes, expected) >= 0.999
 
 
 @pytest.mark.parametrize("sizes", [pytest.param([1], id="1-sample"), pytest.param([333, 4800, 7], id="mixed")])
-def test_full_size_streaming_encoder_equals_offline(full_model, speech_2s, sizes):
+def test_full_size_streaming_encoder_equals_offline(full_model, speech_2s, sizes, traced):
     wav = speech_2s[..., :24_000]
     expected, _ = full_model.encode(wav, pad_mode="constant")
-    assert identical_fraction(encode_streaming(full_model, wav, sizes), expected) >= 0.999
+    assert identical_fraction(encode_streaming(full_model, wav, sizes, traced=traced), expected) >= 0.999
 
 
 @pytest.mark.parametrize("sizes", [pytest.param([1], id="1-frame"), pytest.param("random", id="random")])
-def test_streaming_decoder_equals_offline(full_model, speech_2s, sizes):
+def test_streaming_decoder_equals_offline(full_model, speech_2s, sizes, traced):
     codes, _ = full_model.encode(speech_2s, pad_mode="constant")
     expected = full_model.decode(codes, pad_mode="constant")
-    decoder = full_model.streaming_decoder()
+    decoder = full_model.streaming_decoder(traced=traced)
     frame_sizes = split(codes.shape[-1], [1] if sizes == [1] else [1, 3, 0, 10, 2, 40])
     audio = stream(decoder.push, codes, frame_sizes)
     assert audio.shape == expected.shape == (1, 1, codes.shape[-1] * 320)
     torch.testing.assert_close(audio, expected, atol=1e-4, rtol=0)
 
 
-def test_decoder_codebook_count_may_change_every_frame(small_model, speech_2s):
+def test_decoder_codebook_count_may_change_every_frame(small_model, speech_2s, traced):
     small_model.set_num_codebooks(32)
     codes, _ = small_model.encode(speech_2s, pad_mode="constant")
     small_model.set_num_codebooks(8)
     pattern = [1, 8, 3, 32, 2]
     counts = [pattern[f % len(pattern)] for f in range(codes.shape[-1])]
-    decoder = small_model.streaming_decoder()
+    decoder = small_model.streaming_decoder(traced=traced)
     audio = torch.cat([decoder.push(codes[:, :k, f : f + 1]) for f, k in enumerate(counts)], dim=-1)
     latent = torch.stack(
         [small_model.decode_latent(codes[:, :k, f : f + 1])[..., 0] for f, k in enumerate(counts)], dim=-1
@@ -145,11 +145,11 @@ def test_decoder_codebook_count_may_change_every_frame(small_model, speech_2s):
     torch.testing.assert_close(audio, expected, atol=1e-5, rtol=0)
 
 
-def test_batched_streams_equal_single_streams(small_model):
+def test_batched_streams_equal_single_streams(small_model, traced):
     wavs = torch.stack([speechlike(0.6, seed=s) for s in range(4)])[:, None]
     sizes = [320, 960, 640]
-    batched_codes = encode_streaming(small_model, wavs, sizes, batch_size=4)
-    decoder = small_model.streaming_decoder(4)
+    batched_codes = encode_streaming(small_model, wavs, sizes, batch_size=4, traced=traced)
+    decoder = small_model.streaming_decoder(4, traced=traced)
     batched_audio = stream(decoder.push, batched_codes, split(batched_codes.shape[-1], [2, 5]))
     for i in range(4):
         single_codes = encode_streaming(small_model, wavs[i : i + 1], sizes)
@@ -159,9 +159,9 @@ def test_batched_streams_equal_single_streams(small_model):
         torch.testing.assert_close(batched_audio[i : i + 1], single_audio, atol=1e-5, rtol=0)
 
 
-def test_reset_returns_to_a_fresh_stream(small_model, speech_2s):
-    encoder = small_model.streaming_encoder()
-    decoder = small_model.streaming_decoder()
+def test_reset_returns_to_a_fresh_stream(small_model, speech_2s, traced):
+    encoder = small_model.streaming_encoder(traced=traced)
+    decoder = small_model.streaming_decoder(traced=traced)
     decoder.push(encoder.push(speech_2s[..., 5000:9999]))
     encoder.reset()
     decoder.reset()
@@ -172,10 +172,10 @@ def test_reset_returns_to_a_fresh_stream(small_model, speech_2s):
     torch.testing.assert_close(decoder.push(codes), small_model.streaming_decoder().push(codes), atol=0, rtol=0)
 
 
-def test_reset_mask_restarts_only_chosen_streams(small_model):
+def test_reset_mask_restarts_only_chosen_streams(small_model, traced):
     wavs = torch.stack([speechlike(0.4, seed=s) for s in range(3)])[:, None]
-    encoder = small_model.streaming_encoder(3)
-    decoder = small_model.streaming_decoder(3)
+    encoder = small_model.streaming_encoder(3, traced=traced)
+    decoder = small_model.streaming_decoder(3, traced=traced)
     decoder.push(encoder.push(wavs[..., :3200]))
     mask = torch.tensor([False, True, False])
     encoder.reset(mask)
@@ -217,3 +217,24 @@ def test_stream_start_differs_from_reference_padding_only_at_the_start(small_mod
     streamed = encode_streaming(small_model, speech_2s, [320])
     assert not torch.equal(reference[..., :1], streamed[..., :1])
     assert identical_fraction(reference[..., 20:], streamed[..., 20:]) >= 0.99
+
+
+def test_traces_follow_weight_changes(small_config, speech_2s):
+    """Traces embed the weights: loading new ones must not replay the old."""
+    from streamcodec import EncodecModel
+
+    from .conftest import random_codebooks
+
+    model = random_codebooks(EncodecModel(small_config)).eval().requires_grad_(False)
+    other = random_codebooks(EncodecModel(small_config), seed=7).eval().requires_grad_(False)
+    wav = speech_2s[..., :3200]
+    model.streaming_encoder().push(wav)  # traces with the first weights
+    model.load_state_dict(other.state_dict())
+    assert torch.equal(model.streaming_encoder().push(wav), other.streaming_encoder(traced=False).push(wav))
+
+
+def test_tracing_needs_a_frozen_model(small_config):
+    from streamcodec import EncodecModel
+
+    with pytest.raises(ValueError, match="requires_grad_"):
+        EncodecModel(small_config).eval().streaming_encoder(traced=True)

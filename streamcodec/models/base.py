@@ -98,11 +98,11 @@ class CompressionModel(nn.Module, abc.ABC):
         """Codes ``[B, K, F]`` -> quantized latent ``[B, D, F]``."""
 
     @abc.abstractmethod
-    def streaming_encoder(self, batch_size: int = 1) -> StreamingEncoder:
+    def streaming_encoder(self, batch_size: int = 1, traced: bool | None = None) -> StreamingEncoder:
         """A fresh streaming encoder session of ``batch_size`` independent streams."""
 
     @abc.abstractmethod
-    def streaming_decoder(self, batch_size: int = 1) -> StreamingDecoder:
+    def streaming_decoder(self, batch_size: int = 1, traced: bool | None = None) -> StreamingDecoder:
         """A fresh streaming decoder session of ``batch_size`` independent streams."""
 
     # Input checks shared by the offline and the streaming paths.

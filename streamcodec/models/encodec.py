@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from ..modules.conv import fold_weight_norm_keys
 from ..modules.seanet import SEANetConfig, SEANetDecoder, SEANetEncoder
 from ..quantization.vq import QuantizedResult, ResidualVectorQuantizer
-from ..streaming import StreamingDecoder, StreamingEncoder
+from ..streaming import StepTraces, StreamingDecoder, StreamingEncoder
 from .base import CompressionModel
 
 DEFAULT_BANDWIDTH_KBPS = 6.0
@@ -84,6 +84,7 @@ class EncodecModel(CompressionModel):
             dropout_choices=self._bandwidth_codebook_counts(),
         )
         self._num_codebooks = self.codebooks_for_bandwidth(DEFAULT_BANDWIDTH_KBPS, clamp=True)
+        self.step_traces = StepTraces()
 
     def _bandwidth_codebook_counts(self) -> tuple[int, ...]:
         """Codebook counts of the target bandwidths: the quantizer-dropout choices."""
@@ -160,10 +161,26 @@ class EncodecModel(CompressionModel):
                 "use encode()/decode() on whole signals"
             )
 
-    def streaming_encoder(self, batch_size: int = 1) -> StreamingEncoder:
+    def streaming_encoder(self, batch_size: int = 1, traced: bool | None = None) -> StreamingEncoder:
+        """``traced``: replay steps from TorchScript traces (default: when the model is frozen)."""
         self._check_streamable()
-        return StreamingEncoder(self, batch_size)
+        return StreamingEncoder(self, batch_size, traced)
 
-    def streaming_decoder(self, batch_size: int = 1) -> StreamingDecoder:
+    def streaming_decoder(self, batch_size: int = 1, traced: bool | None = None) -> StreamingDecoder:
+        """``traced``: replay steps from TorchScript traces (default: when the model is frozen)."""
         self._check_streamable()
-        return StreamingDecoder(self, batch_size)
+        return StreamingDecoder(self, batch_size, traced)
+
+    # Traces embed the weights: drop them whenever the weights or their placement may change.
+
+    def train(self, mode: bool = True) -> EncodecModel:
+        self.step_traces.clear()
+        return super().train(mode)
+
+    def _apply(self, fn, recurse: bool = True):  # .to(), .float(), .cuda(), ...
+        self.step_traces.clear()
+        return super()._apply(fn, recurse)
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        self.step_traces.clear()
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)

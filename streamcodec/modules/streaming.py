@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+from collections.abc import Iterator
 from typing import Any, Generic, TypeVar
 
 import torch
@@ -31,21 +32,48 @@ class StreamingState:
 
     def reset(self, mask: torch.Tensor | None = None) -> None:
         """Return streams to a fresh start: all of them, or those where ``mask`` ([B] bool) is set."""
-        for field in dataclasses.fields(self):
-            _reset_value(getattr(self, field.name), mask)
+        for tensor in self.tensors():
+            if mask is None:
+                tensor.zero_()
+            else:
+                tensor[mask] = 0
+
+    def tensors(self) -> list[torch.Tensor]:
+        """Every tensor of the state, depth-first in field order (the order ``load_tensors`` reads)."""
+        found: list[torch.Tensor] = []
+        for _, _, value in _field_slots(self):
+            if isinstance(value, torch.Tensor):
+                found.append(value)
+            else:
+                found.extend(value.tensors())
+        return found
+
+    def load_tensors(self, tensors: Iterator[torch.Tensor]) -> None:
+        """Replace the state's tensors by the next ones of ``tensors``, in ``tensors()`` order."""
+        for holder, key, value in _field_slots(self):
+            if isinstance(value, torch.Tensor):
+                _assign(holder, key, next(tensors))
+            else:
+                value.load_tensors(tensors)
 
 
-def _reset_value(value: Any, mask: torch.Tensor | None) -> None:
-    if isinstance(value, torch.Tensor):
-        if mask is None:
-            value.zero_()
-        else:
-            value[mask] = 0
-    elif isinstance(value, StreamingState):
-        value.reset(mask)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            _reset_value(item, mask)
+def _field_slots(state: StreamingState) -> Iterator[tuple[Any, Any, Any]]:
+    """(holder, key, value) of every tensor or sub-state, lists flattened, ``None`` skipped."""
+    for field in dataclasses.fields(state):
+        value = getattr(state, field.name)
+        if isinstance(value, list):
+            for index, item in enumerate(value):
+                if item is not None:
+                    yield value, index, item
+        elif value is not None:
+            yield state, field.name, value
+
+
+def _assign(holder: Any, key: Any, value: torch.Tensor) -> None:
+    if isinstance(holder, list):
+        holder[key] = value
+    else:
+        setattr(holder, key, value)
 
 
 State = TypeVar("State", bound=StreamingState)
