@@ -74,3 +74,21 @@ def test_quantizer_dropout_draws_from_the_choices():
     assert counts == {2, 4, 8}
     rvq.eval()
     assert rvq(clustered_latents(batch=1, frames=4)).codes.shape[1] == 8
+
+
+def test_model_training_pass_reaches_every_parameter(small_config):
+    """The training forward: reconstruction + commitment loss back-propagate through the codec."""
+    from streamcodec import EncodecModel
+
+    from .synthetic import speechlike
+
+    model = EncodecModel(small_config, weight_norm=True).train()
+    wav = speechlike(0.2)[None, None][..., :4800]
+    reconstruction, quantized = model(wav)
+    assert reconstruction.shape == wav.shape
+    assert model.quantizer.dropout_choices == (2, 4, 8, 16, 32)  # 1.5, 3, 6, 12, 24 kbps
+    assert quantized.codes.shape[1] in model.quantizer.dropout_choices
+    loss = (reconstruction - wav).abs().mean() + quantized.commitment_loss
+    loss.backward()
+    without_grad = [name for name, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert without_grad == []
