@@ -39,6 +39,7 @@ def stream(push, x: torch.Tensor, sizes: list[int]) -> torch.Tensor:
 @pytest.mark.parametrize(
     "kernel, stride, dilation",
     [pytest.param(7, 1, 1, id="k7"), pytest.param(3, 1, 4, id="k3-d4"), pytest.param(1, 1, 1, id="k1"),
+     pytest.param(2, 2, 1, id="k2-s2"),
      pytest.param(10, 5, 1, id="k10-s5"), pytest.param(16, 8, 1, id="k16-s8")],
 )
 @pytest.mark.parametrize("sizes", [[1], [7], [13, 1, 40], "random"], ids=["1", "7", "mixed", "random"])
@@ -51,6 +52,11 @@ def test_conv_step_equals_zero_padded_forward(kernel, stride, dilation, sizes):
         streamed = stream(lambda c: conv.step(c, state), x, split(400, sizes))
     assert streamed.shape[-1] == 400 // stride
     torch.testing.assert_close(streamed, offline[..., : streamed.shape[-1]], atol=1e-5, rtol=1e-5)
+
+
+def test_conv_kernel_must_cover_its_stride():
+    with pytest.raises(ValueError, match="skip inputs"):
+        StreamingConv1d(1, 1, kernel_size=1, stride=3)
 
 
 @pytest.mark.parametrize("kernel, stride", [(16, 8), (10, 5), (8, 4), (4, 2)])

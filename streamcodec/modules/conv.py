@@ -149,6 +149,8 @@ class StreamingConv1d(StreamingModule[ConvState]):
         self.pad_mode = pad_mode
         self.stride = stride
         self.kernel_span = (kernel_size - 1) * dilation + 1
+        if self.kernel_span < stride:
+            raise ValueError(f"a kernel spanning {self.kernel_span} samples would skip inputs at stride {stride}")
         self.padding_total = self.kernel_span - stride
 
     def forward(self, x: torch.Tensor, pad_mode: str | None = None) -> torch.Tensor:
@@ -169,8 +171,8 @@ class StreamingConv1d(StreamingModule[ConvState]):
         if not self.causal:
             raise RuntimeError("a non-causal convolution cannot stream")
         weight, bias = self.conv.weight, self.conv.bias
-        if self.padding_total == 0 and x.shape[-1]:  # a 1x1 convolution remembers nothing
-            return conv1d_few_outputs(x, weight, bias, self.stride, 1)
+        if self.kernel_span == self.stride == 1 and x.shape[-1]:  # a 1x1 convolution remembers nothing
+            return conv1d_few_outputs(x, weight, bias, 1, 1)
         if state.previous.shape[-1]:
             x = torch.cat([state.previous, x], dim=-1)
         num_outputs = max(0, (x.shape[-1] - self.kernel_span) // self.stride + 1)
