@@ -134,6 +134,46 @@ def measure_offline(model: EncodecModel, wav: torch.Tensor, repeats: int, max_se
     }
 
 
+def time_encode_decode(
+    chunks: list[torch.Tensor],
+    encode: Callable[[torch.Tensor], Any],
+    decode: Callable[[Any], Any],
+    min_chunks: int,
+    max_seconds: float,
+    keep_outputs: bool = False,
+) -> tuple[np.ndarray, np.ndarray, list[tuple[Any, Any]]]:
+    """Time ``decode(encode(chunk))`` chunk by chunk, garbage collection off.
+
+    Stops early once ``max_seconds`` of wall time have passed (after ``min_chunks``). Returns
+    the encode and decode seconds of each chunk timed, and their outputs if ``keep_outputs``.
+    """
+    enc_t = np.zeros(len(chunks))
+    dec_t = np.zeros(len(chunks))
+    kept: list[tuple[Any, Any]] = []
+    count = len(chunks)
+    gc.collect()
+    gc.disable()
+    start = time.perf_counter()
+    try:
+        with torch.inference_mode():
+            for i, chunk in enumerate(chunks):
+                t0 = time.perf_counter()
+                encoded = encode(chunk)
+                t1 = time.perf_counter()
+                decoded = decode(encoded)
+                t2 = time.perf_counter()
+                enc_t[i] = t1 - t0
+                dec_t[i] = t2 - t1
+                if keep_outputs:
+                    kept.append((encoded, decoded))
+                if i + 1 >= min_chunks and t2 - start > max_seconds:
+                    count = i + 1
+                    break
+    finally:
+        gc.enable()
+    return enc_t[:count], dec_t[:count], kept
+
+
 def measure_streaming(
     model: EncodecModel,
     wav: torch.Tensor,
@@ -164,32 +204,8 @@ def measure_streaming(
         for i in range(warmup_pushes):
             dec.push(enc.push(chunks[i % count]))
     enc, dec = sessions()
-    enc_t = np.zeros(count)
-    dec_t = np.zeros(count)
-    codes_out, audio_out = [], []
-    planned = count
-    gc.collect()
-    gc.disable()
-    start = time.perf_counter()
-    try:
-        with torch.inference_mode():
-            for i, chunk in enumerate(chunks):
-                t0 = time.perf_counter()
-                codes = enc.push(chunk)
-                t1 = time.perf_counter()
-                audio = dec.push(codes)
-                t2 = time.perf_counter()
-                enc_t[i] = t1 - t0
-                dec_t[i] = t2 - t1
-                if keep_outputs:
-                    codes_out.append(codes)
-                    audio_out.append(audio)
-                if i + 1 >= 4 * repeats and t2 - start > max_seconds:
-                    count = i + 1
-                    break
-    finally:
-        gc.enable()
-    enc_t, dec_t = enc_t[:count], dec_t[:count]
+    enc_t, dec_t, kept = time_encode_decode(chunks, enc.push, dec.push, 4 * repeats, max_seconds, keep_outputs)
+    planned, count = count, len(enc_t)
     frames_per_push = push_samples / model.hop_length
     if dec.frames != count * frames_per_push:
         raise RuntimeError(f"streaming decoded {dec.frames} frames, expected {count * frames_per_push:g}")
@@ -230,8 +246,8 @@ def measure_streaming(
         "push_budget_ms": 1e3 * push_samples / model.sample_rate,
     }
     if keep_outputs:
-        result["_codes"] = torch.cat(codes_out, dim=-1)
-        result["_audio"] = torch.cat(audio_out, dim=-1)
+        result["_codes"] = torch.cat([codes for codes, _ in kept], dim=-1)
+        result["_audio"] = torch.cat([audio for _, audio in kept], dim=-1)
     return result
 
 
@@ -248,31 +264,18 @@ def measure_naive(
     sample_rate = hf.config.sampling_rate
     count = wav.shape[-1] // chunk_samples
     chunks = [wav[..., i * chunk_samples : (i + 1) * chunk_samples] for i in range(count)]
-    enc_t = np.zeros(count)
-    dec_t = np.zeros(count)
-    planned = count
+
+    def encode(chunk: torch.Tensor) -> Any:
+        return hf.encode(chunk, bandwidth=bandwidth)
+
+    def decode(encoded: Any) -> torch.Tensor:
+        return hf.decode(encoded.audio_codes, encoded.audio_scales)
+
     with torch.inference_mode():
         for i in range(warmup_chunks):
-            out = hf.encode(chunks[i % count], bandwidth=bandwidth)
-            hf.decode(out.audio_codes, out.audio_scales)
-        gc.collect()
-        gc.disable()
-        start = time.perf_counter()
-        try:
-            for i, chunk in enumerate(chunks):
-                t0 = time.perf_counter()
-                out = hf.encode(chunk, bandwidth=bandwidth)
-                t1 = time.perf_counter()
-                hf.decode(out.audio_codes, out.audio_scales)
-                t2 = time.perf_counter()
-                enc_t[i] = t1 - t0
-                dec_t[i] = t2 - t1
-                if i + 1 >= 2 * repeats and t2 - start > max_seconds:
-                    count = i + 1
-                    break
-        finally:
-            gc.enable()
-    enc_t, dec_t = enc_t[:count], dec_t[:count]
+            decode(encode(chunks[i % count]))
+    enc_t, dec_t, _ = time_encode_decode(chunks, encode, decode, 2 * repeats, max_seconds)
+    planned, count = count, len(enc_t)
     seg_both = []
     for seg in _segments(count, repeats):
         seg_both.append(_rtf(len(seg) * chunk_samples / sample_rate, enc_t[seg].sum() + dec_t[seg].sum()))
