@@ -196,6 +196,7 @@ def measure_streaming(
     if count == 0:
         raise ValueError(f"signal of {wav.shape[-1]} samples is shorter than one {push_samples}-sample push")
     chunks = [wav[..., i * push_samples : (i + 1) * push_samples] for i in range(count)]
+
     def sessions():
         return model.streaming_encoder(batch, traced=traced), model.streaming_decoder(batch, traced=traced)
 
