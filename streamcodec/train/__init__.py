@@ -1,0 +1,1 @@
+"""Training the bundled default model: corpus building, losses and the training loop."""

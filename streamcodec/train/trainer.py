@@ -1,0 +1,237 @@
+"""Training loop of the bundled default codec: resumable, CPU or CUDA, one command.
+
+    python -m streamcodec.train.trainer --data /work/data --out runs/default --steps 20000
+
+Every ``checkpoint_every`` steps the full training state (weights, optimiser, step, RNG) is
+written atomically to ``OUT/checkpoint.pt``; a rerun of the same command resumes from it. Every
+``valid_every`` steps the model is scored on held-out clips (SI-SNR, mel distance at 1.5 and
+6 kbps) and, when it improves, exported to ``OUT/best`` in streamcodec's format (folded weights,
+safetensors), ready for ``load_model``. Losses and metrics go to ``OUT/log.jsonl``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import itertools
+import json
+import os
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ..models.encodec import EncodecConfig, EncodecModel
+from ..modules.seanet import SEANetConfig
+from ..pretrained import save_model
+from .data import RandomCrops, load_manifest
+from .losses import mel_distance, multiscale_mel_loss, si_snr
+
+VALID_BANDWIDTHS = (1.5, 6.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    data_dir: Path
+    out_dir: Path
+    n_filters: int = 16
+    segment_seconds: float = 1.0
+    batch_size: int = 8
+    learning_rate: float = 3e-4
+    steps: int = 100_000
+    valid_every: int = 500
+    checkpoint_every: int = 200
+    valid_clips: int = 24
+    mel_weight: float = 1.0
+    wave_weight: float = 0.1
+    commitment_weight: float = 1.0
+    seed: int = 0
+    device: str = "auto"
+
+
+def build_model(n_filters: int) -> EncodecModel:
+    """The default model's architecture: EnCodec 24 kHz at ``n_filters`` width, zero start padding
+    (so offline coding equals streaming exactly), weight norm for training."""
+    config = EncodecConfig(seanet=SEANetConfig(n_filters=n_filters, pad_mode="constant"))
+    return EncodecModel(config, weight_norm=True, name="default")
+
+
+class Trainer:
+    def __init__(self, config: TrainConfig):
+        self.config = config
+        self.device = torch.device(
+            ("cuda" if torch.cuda.is_available() else "cpu") if config.device == "auto" else config.device
+        )
+        torch.manual_seed(config.seed)
+        random.seed(config.seed)
+        np.random.seed(config.seed)
+        self.model = build_model(config.n_filters).to(self.device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.learning_rate, betas=(0.5, 0.9))
+        self.step = 0
+        self.best_score = -float("inf")
+        segment = int(config.segment_seconds * self.model.sample_rate)
+        segment -= segment % self.model.hop_length
+        self.crops = RandomCrops(load_manifest(config.data_dir, "train"), segment, seed=config.seed)
+        self.valid = self._validation_set()
+        config.out_dir.mkdir(parents=True, exist_ok=True)
+        self.checkpoint_path = config.out_dir / "checkpoint.pt"
+        if self.checkpoint_path.is_file():
+            self._load_checkpoint()
+
+    def _validation_set(self) -> list[torch.Tensor]:
+        """Held-out clips taken from every source in turn, at most 4 s each: ``[1, 1, T]`` tensors."""
+        import soundfile as sf
+
+        by_source: dict[str, list] = {}
+        for clip in load_manifest(self.config.data_dir, "valid"):
+            by_source.setdefault(clip.source, []).append(clip)
+        if not by_source:
+            raise ValueError(f"{self.config.data_dir} has no validation clips")
+        turns = itertools.zip_longest(*by_source.values())
+        clips = [clip for turn in turns for clip in turn if clip is not None][: self.config.valid_clips]
+        hop, limit = self.model.hop_length, 4 * self.model.sample_rate
+        valid = []
+        for clip in clips:
+            audio, _ = sf.read(clip.file, dtype="float32", always_2d=True)
+            audio = audio[:limit, 0]
+            valid.append(torch.from_numpy(audio[: len(audio) - len(audio) % hop].copy())[None, None])
+        return valid
+
+    def train(self) -> None:
+        config = self.config
+        log_path = config.out_dir / "log.jsonl"
+        progress = tqdm(total=config.steps, initial=self.step, desc="training", unit="step", dynamic_ncols=True)
+        started = time.perf_counter()
+        while self.step < config.steps:
+            losses = self._train_step()
+            self.step += 1
+            progress.update(1)
+            progress.set_postfix({k: f"{v:.3f}" for k, v in losses.items()})
+            record: dict[str, Any] = {"step": self.step, "seconds": time.perf_counter() - started, **losses}
+            if self.step % config.valid_every == 0 or self.step == config.steps:
+                record.update(self._validate())
+                progress.write(f"step {self.step}: " + ", ".join(f"{k} {v:.3f}" for k, v in record.items() if "/" in k))
+            if self.step % 10 == 0 or "score" in record:
+                with log_path.open("a") as log:
+                    log.write(json.dumps(record) + "\n")
+            if self.step % config.checkpoint_every == 0 or self.step == config.steps:
+                self._save_checkpoint()
+        progress.close()
+
+    def _train_step(self) -> dict[str, float]:
+        config = self.config
+        self.model.train()
+        wav = torch.stack([next(self.crops) for _ in range(config.batch_size)]).to(self.device)
+        reconstruction, quantized = self.model(wav)
+        mel = multiscale_mel_loss(reconstruction, wav, self.model.sample_rate)
+        wave = (reconstruction - wav).abs().mean()
+        loss = config.mel_weight * mel + config.wave_weight * wave + config.commitment_weight * quantized.commitment_loss
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 10.0)
+        self.optimizer.step()
+        return {
+            "loss": loss.item(),
+            "mel": mel.item(),
+            "wave": wave.item(),
+            "commit": quantized.commitment_loss.item(),
+            "codebooks": float(quantized.codes.shape[1]),
+        }
+
+    @torch.no_grad()
+    def _validate(self) -> dict[str, float]:
+        """SI-SNR and mel distance on held-out clips per bandwidth; exports the model when it improves."""
+        self.model.eval()
+        metrics: dict[str, float] = {}
+        for bandwidth in VALID_BANDWIDTHS:
+            self.model.set_bandwidth(bandwidth)
+            snrs, mels = [], []
+            for wav in self.valid:
+                wav = wav.to(self.device)
+                codes, _ = self.model.encode(wav, pad_mode="constant")
+                decoded = self.model.decode(codes, pad_mode="constant")
+                snrs.append(si_snr(decoded, wav).mean().item())
+                mels.append(mel_distance(decoded, wav, self.model.sample_rate).item())
+            metrics[f"valid/si_snr@{bandwidth:g}"] = float(np.mean(snrs))
+            metrics[f"valid/mel@{bandwidth:g}"] = float(np.mean(mels))
+        self.model.set_bandwidth(6.0)
+        score = metrics["valid/si_snr@6"] - 10 * metrics["valid/mel@6"]
+        metrics["score"] = score
+        if score > self.best_score:
+            self.best_score = score
+            save_model(self.model, self.config.out_dir / "best")
+            (self.config.out_dir / "best" / "metrics.json").write_text(
+                json.dumps({"step": self.step, **metrics}, indent=2) + "\n"
+            )
+        self.model.train()
+        return metrics
+
+    def _save_checkpoint(self) -> None:
+        state = {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "step": self.step,
+            "best_score": self.best_score,
+            "config": {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(self.config).items()},
+            "crops": self.crops.state(),
+            "torch_rng": torch.get_rng_state(),
+            "python_rng": random.getstate(),
+        }
+        partial = self.checkpoint_path.with_suffix(".partial")
+        torch.save(state, partial)
+        os.replace(partial, self.checkpoint_path)  # a crash mid-write never corrupts the checkpoint
+
+    def _load_checkpoint(self) -> None:
+        state = torch.load(self.checkpoint_path, map_location=self.device, weights_only=False)
+        if state["config"]["n_filters"] != self.config.n_filters:
+            raise ValueError(
+                f"{self.checkpoint_path} holds a {state['config']['n_filters']}-filter model, "
+                f"not {self.config.n_filters}; use another --out or the same --filters"
+            )
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.step = state["step"]
+        self.best_score = state["best_score"]
+        self.crops.load_state(state["crops"])
+        torch.set_rng_state(state["torch_rng"])
+        random.setstate(state["python_rng"])
+        tqdm.write(f"resumed from {self.checkpoint_path} at step {self.step}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, required=True, help="corpus directory (manifest.jsonl)")
+    parser.add_argument("--out", type=Path, required=True, help="run directory: checkpoint, log, best model")
+    parser.add_argument("--steps", type=int, default=TrainConfig.steps, help="train until this many steps")
+    parser.add_argument("--filters", type=int, default=TrainConfig.n_filters, help="SEANet width (n_filters)")
+    parser.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
+    parser.add_argument("--segment", type=float, default=TrainConfig.segment_seconds, help="seconds per example")
+    parser.add_argument("--lr", type=float, default=TrainConfig.learning_rate)
+    parser.add_argument("--valid-every", type=int, default=TrainConfig.valid_every)
+    parser.add_argument("--checkpoint-every", type=int, default=TrainConfig.checkpoint_every)
+    parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    config = TrainConfig(
+        data_dir=args.data,
+        out_dir=args.out,
+        n_filters=args.filters,
+        segment_seconds=args.segment,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        steps=args.steps,
+        valid_every=args.valid_every,
+        checkpoint_every=args.checkpoint_every,
+        device=args.device,
+    )
+    Trainer(config).train()
+
+
+if __name__ == "__main__":
+    main()
