@@ -10,7 +10,7 @@ import soundfile as sf
 import torch
 
 import streamcodec
-from streamcodec.train.data import Clip, write_manifest
+from streamcodec.train.corpus import Clip, write_manifest
 from streamcodec.train.losses import mel_distance, multiscale_mel_loss, si_snr
 from streamcodec.train.trainer import TrainConfig, Trainer
 

@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from streamcodec.train.data import (
+from streamcodec.train.corpus import (
     MAX_SECONDS,
     NOISES,
     SAMPLE_RATE,
@@ -60,7 +60,7 @@ def test_manifest_round_trip(tmp_path: Path) -> None:
 
 
 def test_manifest_errors(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="streamcodec.train.data"):
+    with pytest.raises(FileNotFoundError, match="streamcodec.train.corpus"):
         load_manifest(tmp_path)
     with pytest.raises(ValueError, match="split"):
         load_manifest(tmp_path, "test")

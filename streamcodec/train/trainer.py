@@ -28,7 +28,7 @@ from tqdm import tqdm
 from ..models.encodec import EncodecConfig, EncodecModel
 from ..modules.seanet import SEANetConfig
 from ..pretrained import save_model
-from .data import RandomCrops, load_manifest
+from .corpus import RandomCrops, load_manifest
 from .losses import mel_distance, multiscale_mel_loss, si_snr
 
 VALID_BANDWIDTHS = (1.5, 6.0)
