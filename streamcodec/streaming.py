@@ -88,6 +88,16 @@ def _use_traces(model: EncodecModel, traced: bool | None) -> bool:
     return frozen if traced is None else traced
 
 
+def _run_step(
+    model: EncodecModel, traced: bool, key: tuple, step: Step, x: torch.Tensor, state: StreamingState
+) -> torch.Tensor:
+    """``step(x, state)``: replayed from the model's trace under ``key``, or eagerly when the session
+    does not trace or the model is training."""
+    if traced and not model.training:
+        return model.step_traces.run(key, step, x, state)
+    return step(x, state)
+
+
 def _check_batch_size(batch_size: int) -> int:
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
@@ -148,10 +158,7 @@ class StreamingEncoder:
         def step(pcm: torch.Tensor, state: StreamingState) -> torch.Tensor:
             return model.quantizer.encode(model.encoder.step(pcm, state), num_codebooks)
 
-        if self.traced and not model.training:
-            key = ("encode", tuple(pcm.shape), pcm.dtype, num_codebooks)
-            return model.step_traces.run(key, step, pcm, self._state)
-        return step(pcm, self._state)
+        return _run_step(model, self.traced, ("encode", tuple(pcm.shape), pcm.dtype, num_codebooks), step, pcm, self._state)
 
     def flush(self) -> torch.Tensor:
         """Zero-pad the pending samples to a whole frame and encode it (``[B, K, 0 or 1]``)."""
@@ -203,9 +210,7 @@ class StreamingDecoder:
         def step(codes: torch.Tensor, state: StreamingState) -> torch.Tensor:
             return model.decoder.step(model.quantizer.decode(codes), state)
 
-        if self.traced and not model.training:
-            return model.step_traces.run(("decode", tuple(codes.shape)), step, codes, self._state)
-        return step(codes, self._state)
+        return _run_step(model, self.traced, ("decode", tuple(codes.shape)), step, codes, self._state)
 
     def reset(self, mask: torch.Tensor | None = None) -> None:
         """Restart all streams, or those where ``mask`` ([B] bool) is set."""

@@ -29,6 +29,7 @@ from ..models.encodec import EncodecConfig, EncodecModel
 from ..modules.seanet import SEANetConfig
 from ..pretrained import save_model
 from .corpus import RandomCrops, load_manifest
+from .corpus.signal import read_mono
 from .losses import mel_distance, multiscale_mel_loss, si_snr
 
 VALID_BANDWIDTHS = (1.5, 6.0)
@@ -84,8 +85,6 @@ class Trainer:
 
     def _validation_set(self) -> list[torch.Tensor]:
         """Held-out clips taken from every source in turn, at most 4 s each: ``[1, 1, T]`` tensors."""
-        import soundfile as sf
-
         by_source: dict[str, list] = {}
         for clip in load_manifest(self.config.data_dir, "valid"):
             by_source.setdefault(clip.source, []).append(clip)
@@ -96,8 +95,7 @@ class Trainer:
         hop, limit = self.model.hop_length, 4 * self.model.sample_rate
         valid = []
         for clip in clips:
-            audio, _ = sf.read(clip.file, dtype="float32", always_2d=True)
-            audio = audio[:limit, 0]
+            audio = read_mono(clip.file)[:limit]
             valid.append(torch.from_numpy(audio[: len(audio) - len(audio) % hop].copy())[None, None])
         return valid
 
