@@ -28,6 +28,7 @@ import torch
 from .models.encodec import EncodecConfig, EncodecModel
 from .modules.conv import WeightNormError, fold_weight_norm_keys
 from .modules.seanet import SEANetConfig
+from .quantization.vq import TRAINING_BUFFERS
 
 DEFAULT_MODEL_DIR = Path(__file__).parent / "weights" / "default"
 NATIVE_FORMAT = "streamcodec"
@@ -67,8 +68,14 @@ def load_model(
     return model.to(device).eval().requires_grad_(False)
 
 
-def save_model(model: EncodecModel, directory: str | Path) -> Path:
-    """Write ``model`` in streamcodec's format: ``config.json`` + ``model.safetensors``."""
+def save_model(
+    model: EncodecModel, directory: str | Path, dtype: torch.dtype | None = None, training_buffers: bool = True
+) -> Path:
+    """Write ``model`` in streamcodec's format: ``config.json`` + ``model.safetensors``.
+
+    ``dtype`` and ``training_buffers`` shrink the file as ``EncodecModel.inference_state_dict`` says
+    (the bundled default model ships as float16 without the EMA state).
+    """
     from safetensors.torch import save_file
 
     directory = Path(directory)
@@ -81,7 +88,7 @@ def save_model(model: EncodecModel, directory: str | Path) -> Path:
         "config": model.config.to_dict(),
     }
     (directory / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n")
-    save_file(model.inference_state_dict(), str(directory / SAFETENSORS_FILE))
+    save_file(model.inference_state_dict(dtype, training_buffers), str(directory / SAFETENSORS_FILE))
     return directory
 
 
@@ -190,6 +197,11 @@ def _load_file(path: Path) -> EncodecModel:
 def _build(config: EncodecConfig, state: dict[str, torch.Tensor], name: str) -> EncodecModel:
     model = EncodecModel(config, name=name)
     missing, unexpected = model.load_state_dict(state, strict=False)
+    # Inference-only files (save_model(training_buffers=False)) leave out the codebooks' EMA state.
+    ema_missing = {key for key in missing if key.startswith("quantizer.") and key.rsplit(".", 1)[-1] in TRAINING_BUFFERS}
+    for codebook in sorted({key.rsplit(".", 1)[0] for key in ema_missing}):
+        model.get_submodule(codebook).restore_training_buffers()
+    missing = [key for key in missing if key not in ema_missing]
     if missing or unexpected:
         raise CheckpointFormatError(
             f"weights do not fit the {name} architecture: missing {sorted(missing)[:5]}, "

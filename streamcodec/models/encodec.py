@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from ..modules.conv import fold_weight_norm_keys
 from ..modules.seanet import SEANetConfig, SEANetDecoder, SEANetEncoder
-from ..quantization.vq import QuantizedResult, ResidualVectorQuantizer
+from ..quantization.vq import TRAINING_BUFFERS, QuantizedResult, ResidualVectorQuantizer
 from ..streaming import StepTraces, StreamingDecoder, StreamingEncoder
 from .base import CompressionModel
 
@@ -143,9 +143,25 @@ class EncodecModel(CompressionModel):
         quantized = self.quantizer(latent, num_codebooks)
         return self.decoder(quantized.quantized), quantized
 
-    def inference_state_dict(self) -> dict[str, torch.Tensor]:
-        """State dict with weight norm folded into plain weights: the layout of shipped weights."""
-        return {key: value.detach().contiguous() for key, value in fold_weight_norm_keys(self.state_dict()).items()}
+    def inference_state_dict(
+        self, dtype: torch.dtype | None = None, training_buffers: bool = True
+    ) -> dict[str, torch.Tensor]:
+        """State dict with weight norm folded into plain weights: the layout of shipped weights.
+
+        Args:
+            dtype: storage type of floating-point tensors (``torch.float16`` halves the file);
+                loading casts them back to the model's type.
+            training_buffers: keep the codebooks' EMA learning state (``TRAINING_BUFFERS``);
+                without it a loaded model codes identically but restarts EMA learning afresh.
+        """
+        state = {}
+        for key, value in fold_weight_norm_keys(self.state_dict()).items():
+            if not training_buffers and key.rsplit(".", 1)[-1] in TRAINING_BUFFERS:
+                continue
+            if dtype is not None and value.is_floating_point():
+                value = value.to(dtype)
+            state[key] = value.detach().contiguous()
+        return state
 
     # Streaming path.
 

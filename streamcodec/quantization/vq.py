@@ -17,6 +17,9 @@ import torch.nn.functional as F
 from torch import nn
 
 
+TRAINING_BUFFERS = ("inited", "cluster_size", "embed_avg")  # EMA learning state; inference needs only ``embed``
+
+
 class EuclideanCodebook(nn.Module):
     """``codebook_size`` vectors of size ``dim``, nearest-neighbour search, EMA learning.
 
@@ -90,6 +93,13 @@ class EuclideanCodebook(nn.Module):
     def init_from(self, flat: torch.Tensor) -> None:
         """First training batch: codes are random latents ``flat`` [N, D] of that batch."""
         self.embed.copy_(_sample_rows(flat, self.codebook_size))
+        self.embed_avg.copy_(self.embed)
+        self.cluster_size.fill_(1.0)
+        self.inited.fill_(1.0)
+
+    @torch.no_grad()
+    def restore_training_buffers(self) -> None:
+        """Rebuild the EMA state of a codebook loaded without it, as if each code had been used once."""
         self.embed_avg.copy_(self.embed)
         self.cluster_size.fill_(1.0)
         self.inited.fill_(1.0)
