@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import soundfile as sf
 import torch
 
 import streamcodec
+from streamcodec.train.bundle import bundle
 from streamcodec.train.corpus import Clip, write_manifest
 from streamcodec.train.losses import mel_distance, multiscale_mel_loss, si_snr
 from streamcodec.train.trainer import TrainConfig, Trainer
@@ -61,7 +63,23 @@ def test_training_resumes_and_exports_a_streamable_model(tmp_path):
     assert torch.load(run / "checkpoint.pt", weights_only=False)["step"] == 4
     records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records if "score" in r] == [2, 4]
+
+    # An interruption after the checkpoint: the records of steps to be redone are dropped on resume.
+    with (run / "log.jsonl").open("a") as log:
+        log.write(json.dumps({"step": 5, "loss": 1.0}) + "\n")
+    relaunched = Trainer(dataclasses.replace(config(tmp_path, steps=4), learning_rate=5e-5))
+    assert {group["lr"] for group in relaunched.optimizer.param_groups} == {5e-5}  # the new command's rate
+    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert max(r["step"] for r in records) == 4
     assert all(np.isfinite(r["loss"]) for r in records)
+
+    bundled = streamcodec.load_model(bundle(run / "checkpoint.pt", tmp_path / "bundled"))
+    assert bundled.name == "default" and bundled.config == resumed.model.config
+    with torch.inference_mode():  # float16 storage of the trained weights: the same codec
+        resumed.model.eval()
+        expected = resumed.model.decoder(resumed.model.encoder(speechlike(0.4)[None, None]))
+        got = bundled.decoder(bundled.encoder(speechlike(0.4)[None, None]))
+    torch.testing.assert_close(got, expected, atol=1e-2 * expected.abs().max().item(), rtol=0)
 
     model = streamcodec.load_model(run / "best")
     assert model.name == "default" and model.config.seanet.pad_mode == "constant"
