@@ -40,10 +40,10 @@ class TrainConfig:
     data_dir: Path
     out_dir: Path
     n_filters: int = 16
-    # The recipe of the committed run. Short trials of a stronger waveform L1 (1-10), an SI-SNR
-    # term (0.01-0.05), lr 1e-3 with betas (0.8, 0.99), a dead-code threshold of 0.05 and 0.5 s
-    # crops all left validation mel flat (~2.2) over 750-1,400 steps, where this recipe reaches
-    # 1.84 by step 750 (training notes in streamcodec/weights/default/MODEL_CARD.md).
+    # The recipe of the committed run. Trials from scratch that combined a stronger waveform L1
+    # (1-10) and an SI-SNR term (0.01-0.05) with 0.5 s crops, lr 1e-3 and betas (0.8, 0.99) or a
+    # dead-code threshold of 0.05 left validation mel flat (~2.2) for 750-1,400 steps, where this
+    # recipe reached 1.84 by step 750.
     segment_seconds: float = 1.0
     batch_size: int = 8
     learning_rate: float = 3e-4
