@@ -37,6 +37,12 @@ import soxr
 import torch
 from tqdm import tqdm
 
+try:
+    from pesq import pesq
+    from pystoi import stoi
+except ImportError as error:
+    sys.exit(f"error: {error.name} is missing: pip install -e '.[bench]' (pesq, pystoi, matplotlib)")
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))  # benchmark the checkout this file lives in
 
@@ -109,9 +115,6 @@ def opus_roundtrip(ffmpeg: str, audio: np.ndarray, kbps: float, workdir: Path) -
 
 
 def score(reference: np.ndarray, estimate: np.ndarray, speech: bool) -> dict[str, float]:
-    from pesq import pesq
-    from pystoi import stoi
-
     ref_t, est_t = torch.from_numpy(reference)[None, None], torch.from_numpy(estimate)[None, None]
     result = {
         "si_snr": si_snr(est_t, ref_t).item(),
