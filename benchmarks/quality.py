@@ -165,7 +165,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
     for row_axes, group in zip(axes, groups):
         for ax, metric, label in zip(row_axes, ("pesq_wb", "stoi", "mel"), ("PESQ-wb", "STOI", "mel distance")):
             for codec, rows in results["groups"][group].items():
-                xs = [r["kbps"] for r in rows]
+                xs = [r.get("measured_kbps", r["kbps"]) for r in rows]  # Opus at its real bitrate
                 ys = [r[metric] for r in rows]
                 if any(np.isfinite(ys)):
                     ax.plot(xs, ys, marker="o", label=codec)
