@@ -93,13 +93,12 @@ class EuclideanCodebook(nn.Module):
     def init_from(self, flat: torch.Tensor) -> None:
         """First training batch: codes are random latents ``flat`` [N, D] of that batch."""
         self.embed.copy_(_sample_rows(flat, self.codebook_size))
-        self.embed_avg.copy_(self.embed)
-        self.cluster_size.fill_(1.0)
-        self.inited.fill_(1.0)
+        self.restore_training_buffers()
 
     @torch.no_grad()
     def restore_training_buffers(self) -> None:
-        """Rebuild the EMA state of a codebook loaded without it, as if each code had been used once."""
+        """EMA state matching the current codes, as if each had been used once (a fresh codebook, or one
+        loaded without its EMA state)."""
         self.embed_avg.copy_(self.embed)
         self.cluster_size.fill_(1.0)
         self.inited.fill_(1.0)
