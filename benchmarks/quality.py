@@ -48,7 +48,7 @@ sys.path.insert(0, str(REPO_ROOT))  # benchmark the checkout this file lives in
 
 from streamcodec import load_model  # noqa: E402
 from streamcodec.models.encodec import EncodecModel  # noqa: E402
-from streamcodec.train.corpus import load_manifest  # noqa: E402
+from streamcodec.train.corpus import SAMPLE_RATE, load_manifest  # noqa: E402
 from streamcodec.train.corpus.signal import read_mono  # noqa: E402
 from streamcodec.train.losses import mel_distance, si_snr  # noqa: E402
 
@@ -61,7 +61,6 @@ CORPUS_GROUPS = {  # group -> (kind, sources) among the corpus's held-out clips
     "synthetic-speech": ("speech", {"espeak-ng", "festival"}),
     "music": ("music", {"wesnoth", "hedgewars-music", "fluidsynth-midi"}),
 }
-SAMPLE_RATE = 24000
 METRICS = ("pesq_wb", "stoi", "si_snr", "mel")
 
 
