@@ -10,7 +10,8 @@ voip``, at the same nominal bitrate), then scored against the original:
 
 - PESQ wide-band (ITU-T P.862.2, pip ``pesq``, at 16 kHz; speech only),
 - STOI (pip ``pystoi``; speech only),
-- SI-SNR (dB) and log-mel distance (24 kHz, lower is better).
+- SI-SNR (dB) and log-mel distance (24 kHz, lower is better),
+- level: output loudness relative to the original in dB (0 keeps it).
 
 Clip groups: ``alsa`` (the real voices alsa-utils installs, never trained on), and with
 ``--data``: ``real-speech`` (held-out klettres/hedgewars speakers), ``synthetic-speech``
@@ -50,7 +51,7 @@ from streamcodec import load_model  # noqa: E402
 from streamcodec.models.encodec import EncodecModel  # noqa: E402
 from streamcodec.train.corpus import SAMPLE_RATE, load_manifest  # noqa: E402
 from streamcodec.train.corpus.signal import read_mono  # noqa: E402
-from streamcodec.train.losses import mel_distance, si_snr  # noqa: E402
+from streamcodec.train.losses import level_db, mel_distance, si_snr  # noqa: E402
 
 DEFAULT_JSON = REPO_ROOT / "benchmarks" / "results" / "quality.json"
 ALSA_DIR = Path("/usr/share/sounds/alsa")
@@ -61,7 +62,7 @@ CORPUS_GROUPS = {  # group -> (kind, sources) among the corpus's held-out clips
     "synthetic-speech": ("speech", {"espeak-ng", "festival"}),
     "music": ("music", {"wesnoth", "hedgewars-music", "fluidsynth-midi"}),
 }
-METRICS = ("pesq_wb", "stoi", "si_snr", "mel")
+METRICS = ("pesq_wb", "stoi", "si_snr", "mel", "level_db")
 
 
 # --------------------------------------------------------------------------------------------
@@ -118,6 +119,7 @@ def score(reference: np.ndarray, estimate: np.ndarray, speech: bool) -> dict[str
     result = {
         "si_snr": si_snr(est_t, ref_t).item(),
         "mel": mel_distance(est_t, ref_t, SAMPLE_RATE).item(),
+        "level_db": level_db(est_t, ref_t).item(),
         "pesq_wb": float("nan"),
         "stoi": float("nan"),
     }
@@ -141,7 +143,7 @@ def mean_scores(rows: list[dict[str, float]]) -> dict[str, float]:
 
 
 def print_table(results: dict[str, Any]) -> None:
-    header = f"{'group':<17} {'codec':<11} {'kbps':>6} {'real':>6} {'PESQ-wb':>8} {'STOI':>6} {'SI-SNR':>7} {'mel':>6}"
+    header = f"{'group':<17} {'codec':<11} {'kbps':>6} {'real':>6} {'PESQ-wb':>8} {'STOI':>6} {'SI-SNR':>7} {'mel':>6} {'level':>6}"
     print("\nkbps: nominal; real: Opus's measured file bitrate (libopus does not go below ~6 kbps)")
     print(header + "\n" + "-" * len(header))
     for group, by_codec in results["groups"].items():
@@ -149,7 +151,7 @@ def print_table(results: dict[str, Any]) -> None:
             for row in rows:
                 print(
                     f"{group:<17} {codec:<11} {row['kbps']:>6.2f} {row.get('measured_kbps', row['kbps']):>6.2f} {row['pesq_wb']:>8.2f} {row['stoi']:>6.3f} "
-                    f"{row['si_snr']:>7.1f} {row['mel']:>6.3f}"
+                    f"{row['si_snr']:>7.1f} {row['mel']:>6.3f} {row['level_db']:>6.1f}"
                 )
 
 

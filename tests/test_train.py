@@ -13,7 +13,7 @@ import torch
 import streamcodec
 from streamcodec.train.bundle import bundle
 from streamcodec.train.corpus import Clip, write_manifest
-from streamcodec.train.losses import mel_distance, multiscale_mel_loss, si_snr
+from streamcodec.train.losses import level_db, mel_distance, multiscale_mel_loss, si_snr
 from streamcodec.train.trainer import TrainConfig, Trainer
 
 from .synthetic import speechlike
@@ -46,6 +46,8 @@ def test_losses_are_zero_on_identity_and_grow_with_error():
     assert si_snr(wav, wav).item() > 80
     assert si_snr(wav + 0.1 * torch.randn_like(wav), wav).item() < 20
     assert mel_distance(wav, wav, 24000).item() == 0.0
+    assert abs(level_db(wav, wav).item()) < 1e-4
+    assert abs(level_db(0.1 * wav, wav).item() + 20) < 1e-3  # a 10x quieter output reads -20 dB
 
 
 def test_training_resumes_and_exports_a_streamable_model(tmp_path):
@@ -63,6 +65,7 @@ def test_training_resumes_and_exports_a_streamable_model(tmp_path):
     assert torch.load(run / "checkpoint.pt", weights_only=False)["step"] == 4
     records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records if "score" in r] == [2, 4]
+    assert all(np.isfinite(r["valid/level_db@6"]) for r in records if "score" in r)
 
     # An interruption after the checkpoint: the records of steps to be redone are dropped on resume.
     with (run / "log.jsonl").open("a") as log:

@@ -60,6 +60,14 @@ def si_snr(estimate: torch.Tensor, target: torch.Tensor, eps: float = 1e-8) -> t
     return 10 * torch.log10(projection.pow(2).sum(-1) / (noise.pow(2).sum(-1) + eps) + eps)
 
 
+def level_db(estimate: torch.Tensor, target: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
+    """Output level relative to the input in dB (energy ratio over the last axis): ``[...]``.
+
+    0 dB keeps the loudness; a codec that has not learnt the level comes out negative.
+    """
+    return 10 * torch.log10((estimate.pow(2).sum(-1) + eps) / (target.pow(2).sum(-1) + eps))
+
+
 def mel_distance(estimate: torch.Tensor, target: torch.Tensor, sample_rate: int) -> torch.Tensor:
     """Mean absolute log-mel difference (1024-point STFT, 64 mels): lower is better."""
     est = mel_spectrogram(estimate, sample_rate, 1024, 64)

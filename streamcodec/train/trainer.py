@@ -30,7 +30,7 @@ from ..modules.seanet import SEANetConfig
 from ..pretrained import save_model
 from .corpus import RandomCrops, load_manifest
 from .corpus.signal import read_mono
-from .losses import mel_distance, multiscale_mel_loss, si_snr
+from .losses import level_db, mel_distance, multiscale_mel_loss, si_snr
 
 VALID_BANDWIDTHS = (1.5, 6.0)
 
@@ -159,20 +159,23 @@ class Trainer:
 
     @torch.no_grad()
     def _validate(self) -> dict[str, float]:
-        """SI-SNR and mel distance on held-out clips per bandwidth; exports the model when it improves."""
+        """SI-SNR, mel distance and output level on held-out clips per bandwidth; exports the model
+        when it improves."""
         self.model.eval()
         metrics: dict[str, float] = {}
         for bandwidth in VALID_BANDWIDTHS:
             self.model.set_bandwidth(bandwidth)
-            snrs, mels = [], []
+            snrs, mels, levels = [], [], []
             for wav in self.valid:
                 wav = wav.to(self.device)
                 codes, _ = self.model.encode(wav, pad_mode="constant")
                 decoded = self.model.decode(codes, pad_mode="constant")
                 snrs.append(si_snr(decoded, wav).mean().item())
                 mels.append(mel_distance(decoded, wav, self.model.sample_rate).item())
+                levels.append(level_db(decoded, wav).mean().item())
             metrics[f"valid/si_snr@{bandwidth:g}"] = float(np.mean(snrs))
             metrics[f"valid/mel@{bandwidth:g}"] = float(np.mean(mels))
+            metrics[f"valid/level_db@{bandwidth:g}"] = float(np.mean(levels))
         self.model.set_bandwidth(6.0)
         score = metrics["valid/si_snr@6"] - 10 * metrics["valid/mel@6"]
         metrics["score"] = score
