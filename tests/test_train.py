@@ -7,12 +7,15 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
 import torch
 
 import streamcodec
 from streamcodec.train.bundle import bundle
-from streamcodec.train.corpus import Clip, write_manifest
+from streamcodec.train.corpus import Clip, load_manifest, write_manifest
+from streamcodec.train.corpus.signal import read_mono
+from streamcodec.train.corpus.subset import write_subset
 from streamcodec.train.losses import level_db, mel_distance, multiscale_mel_loss, si_snr
 from streamcodec.train.trainer import TrainConfig, Trainer
 
@@ -90,3 +93,27 @@ def test_training_resumes_and_exports_a_streamable_model(tmp_path):
     codes, _ = model.encode(wav)
     encoder = model.streaming_encoder()
     assert torch.equal(torch.cat([encoder.push(wav[..., :1000]), encoder.push(wav[..., 1000:])], -1), codes)
+
+
+def test_compact_subset_fits_its_budget_and_trains(tmp_path):
+    data = tiny_corpus(tmp_path / "data")
+    full = sum(f.stat().st_size for f in (data / "clips").iterdir())
+    budget = 60_000  # one 2 s validation clip (~16 kB as Vorbis) and two of the five training clips
+    clips = write_subset(data, tmp_path / "subset", budget, valid_share=0.3)
+    files = list((tmp_path / "subset" / "clips").iterdir())
+    assert sum(f.stat().st_size for f in files) <= budget < full
+    assert [clip.split for clip in clips].count("valid") == 1 and 0 < [clip.split for clip in clips].count("train") < 5
+    assert len(files) == len(clips) and all(f.suffix == ".ogg" for f in files)
+    reread = load_manifest(tmp_path / "subset")
+    assert [clip.path for clip in reread] == [clip.path for clip in clips]
+    copy = read_mono(clips[0].file)
+    original = read_mono((data / clips[0].path).with_suffix(".flac"))
+    assert abs(len(copy) - len(original)) < 1000 and si_snr(torch.from_numpy(copy[: len(original)]), torch.from_numpy(original[: len(copy)])).item() > 10
+    trained = dataclasses.replace(config(tmp_path, steps=1), data_dir=tmp_path / "subset")
+    Trainer(trained).train()
+    assert (trained.out_dir / "checkpoint.pt").is_file()
+
+
+def test_subset_too_small_for_a_clip_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="raise --max-mib"):
+        write_subset(tiny_corpus(tmp_path / "data"), tmp_path / "subset", 1000)
