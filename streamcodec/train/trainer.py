@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import itertools
 import json
 import os
 import random
@@ -28,7 +27,7 @@ from tqdm import tqdm
 from ..models.encodec import EncodecConfig, EncodecModel
 from ..modules.seanet import SEANetConfig
 from ..pretrained import save_model
-from .corpus import RandomCrops, load_manifest
+from .corpus import RandomCrops, interleave_sources, load_manifest
 from .corpus.signal import read_mono
 from .losses import level_db, mel_distance, multiscale_mel_loss, si_snr
 
@@ -96,13 +95,9 @@ class Trainer:
 
     def _validation_set(self) -> list[torch.Tensor]:
         """Held-out clips taken from every source in turn, at most 4 s each: ``[1, 1, T]`` tensors."""
-        by_source: dict[str, list] = {}
-        for clip in load_manifest(self.config.data_dir, "valid"):
-            by_source.setdefault(clip.source, []).append(clip)
-        if not by_source:
+        clips = interleave_sources(load_manifest(self.config.data_dir, "valid"))[: self.config.valid_clips]
+        if not clips:
             raise ValueError(f"{self.config.data_dir} has no validation clips")
-        turns = itertools.zip_longest(*by_source.values())
-        clips = [clip for turn in turns for clip in turn if clip is not None][: self.config.valid_clips]
         hop, limit = self.model.hop_length, 4 * self.model.sample_rate
         valid = []
         for clip in clips:

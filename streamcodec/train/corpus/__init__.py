@@ -40,6 +40,7 @@ from .manifest import (
     SPLITS,
     SUMMARY,
     Clip,
+    interleave_sources,
     load_manifest,
     write_manifest,
 )
@@ -68,7 +69,7 @@ __all__ = [
     "BuildConfig", "Clip", "Note", "Output", "Plan", "RandomCrops", "SplitItem", "Task", "TaskResult", "Voice",
     "add_reverb", "assign_splits", "augment", "brown_noise", "build", "choose_held_out", "clip_safe",
     "colored_noise", "english_sentence", "espeak_variants", "espeak_voices", "festival_voices", "format_summary",
-    "hum", "load_manifest", "main", "midi_bytes", "native_sentence", "number_sentence", "pack", "pink_noise",
+    "hum", "interleave_sources", "load_manifest", "main", "midi_bytes", "native_sentence", "number_sentence", "pack", "pink_noise",
     "plan", "problem", "rain_noise", "random_song", "read_mono", "room_impulse_response", "set_peak",
     "summarize", "trim_silence", "white_noise", "write_manifest",
 ]  # fmt: skip

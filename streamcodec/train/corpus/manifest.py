@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
+import random
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -87,3 +89,16 @@ def load_manifest(data_dir: str | Path, split: str | None = None) -> list[Clip]:
             if split is None or clip.split == split:
                 clips.append(clip)
     return clips
+
+
+def interleave_sources(clips: Iterable[Clip], rng: random.Random | None = None) -> list[Clip]:
+    """``clips`` taken from their sources in turn (sources in order of first appearance), each
+    source's clips in file order or, with ``rng``, shuffled."""
+    by_source: dict[str, list[Clip]] = {}
+    for clip in clips:
+        by_source.setdefault(clip.source, []).append(clip)
+    if rng is not None:
+        for group in by_source.values():
+            rng.shuffle(group)
+    turns = itertools.zip_longest(*by_source.values())
+    return [clip for turn in turns for clip in turn if clip is not None]

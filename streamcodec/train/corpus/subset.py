@@ -12,27 +12,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import itertools
 import random
 from pathlib import Path
 
 import soundfile as sf
 from tqdm import tqdm
 
-from .manifest import SAMPLE_RATE, Clip, load_manifest, write_manifest
+from .manifest import SAMPLE_RATE, Clip, interleave_sources, load_manifest, write_manifest
 from .signal import read_mono
-
-
-def interleave_sources(clips: list[Clip], seed: int) -> list[Clip]:
-    """``clips`` shuffled within each source, then taken from the sources in turn."""
-    rng = random.Random(seed)
-    by_source: dict[str, list[Clip]] = {}
-    for clip in clips:
-        by_source.setdefault(clip.source, []).append(clip)
-    for group in by_source.values():
-        rng.shuffle(group)
-    turns = itertools.zip_longest(*(by_source[source] for source in sorted(by_source)))
-    return [clip for turn in turns for clip in turn if clip is not None]
 
 
 def write_subset(data_dir: Path, out_dir: Path, max_bytes: int, valid_share: float = 0.1, seed: int = 0) -> list[Clip]:
@@ -51,7 +38,7 @@ def write_subset(data_dir: Path, out_dir: Path, max_bytes: int, valid_share: flo
     kept: list[Clip] = []
     for split, budget in budgets.items():
         spent = 0
-        candidates = interleave_sources(load_manifest(data_dir, split), seed)
+        candidates = interleave_sources(load_manifest(data_dir, split), random.Random(seed))
         for clip in tqdm(candidates, desc=f"subset {split}", unit="clip"):
             path = Path(clip.path).with_suffix(".ogg")
             target = out_dir / path
