@@ -16,7 +16,7 @@ from streamcodec.train.bundle import bundle
 from streamcodec.train.corpus import Clip, load_manifest, write_manifest
 from streamcodec.train.corpus.signal import read_mono
 from streamcodec.train.corpus.subset import write_subset
-from streamcodec.train.losses import level_db, mel_distance, multiscale_mel_loss, si_snr
+from streamcodec.train.losses import latent_decorrelation, level_db, mel_distance, multiscale_mel_loss, si_snr
 from streamcodec.train.trainer import TrainConfig, Trainer
 
 from .synthetic import speechlike
@@ -38,7 +38,7 @@ def tiny_corpus(root: Path) -> Path:
 def config(tmp_path: Path, steps: int) -> TrainConfig:
     return TrainConfig(
         data_dir=tiny_corpus(tmp_path / "data"), out_dir=tmp_path / "run", n_filters=2, segment_seconds=0.2,
-        batch_size=2, steps=steps, valid_every=2, checkpoint_every=2, valid_clips=2, device="cpu",
+        batch_size=2, steps=steps, valid_every=2, checkpoint_every=2, valid_clips=2, decorrelation_weight=0.1, device="cpu",
     )
 
 
@@ -51,6 +51,14 @@ def test_losses_are_zero_on_identity_and_grow_with_error():
     assert mel_distance(wav, wav, 24000).item() == 0.0
     assert abs(level_db(wav, wav).item()) < 1e-4
     assert abs(level_db(0.1 * wav, wav).item() + 20) < 1e-3  # a 10x quieter output reads -20 dB
+
+
+def test_latent_decorrelation_tells_independent_from_collapsed_channels():
+    generator = torch.Generator().manual_seed(0)
+    independent = torch.randn(4, 16, 500, generator=generator)
+    collapsed = torch.randn(4, 1, 500, generator=generator) * torch.linspace(0.5, 2, 16)[None, :, None]
+    assert latent_decorrelation(independent).item() < 0.1
+    assert latent_decorrelation(collapsed).item() > 14  # 15 off-diagonal correlations of 1 per channel
 
 
 def test_training_resumes_and_exports_a_streamable_model(tmp_path):
@@ -69,6 +77,7 @@ def test_training_resumes_and_exports_a_streamable_model(tmp_path):
     records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records if "score" in r] == [2, 4]
     assert all(np.isfinite(r["valid/level_db@6"]) for r in records if "score" in r)
+    assert all(r["decorrelation"] >= 0 for r in records)
 
     # An interruption after the checkpoint: the records of steps to be redone are dropped on resume.
     with (run / "log.jsonl").open("a") as log:

@@ -60,6 +60,20 @@ def si_snr(estimate: torch.Tensor, target: torch.Tensor, eps: float = 1e-8) -> t
     return 10 * torch.log10(projection.pow(2).sum(-1) / (noise.pow(2).sum(-1) + eps) + eps)
 
 
+def latent_decorrelation(latent: torch.Tensor, eps: float = 1e-4) -> torch.Tensor:
+    """Mean squared off-diagonal correlation between the channels of latents ``[B, D, F]``.
+
+    Near 0 for independent channels, up to ``D - 1`` when they all move together. Penalising it
+    keeps the encoder from collapsing its latent onto one or two directions, where every
+    codebook after the first two has nothing left to carry.
+    """
+    flat = latent.transpose(1, 2).reshape(-1, latent.shape[1])
+    flat = (flat - flat.mean(0)) / (flat.std(0) + eps)
+    correlation = flat.t() @ flat / (flat.shape[0] - 1)
+    off_diagonal = correlation - torch.diag(torch.diag(correlation))
+    return off_diagonal.pow(2).sum() / latent.shape[1]
+
+
 def level_db(estimate: torch.Tensor, target: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
     """Output level relative to the input in dB (energy ratio over the last axis): ``[...]``.
 

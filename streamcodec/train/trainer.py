@@ -29,7 +29,7 @@ from ..modules.seanet import SEANetConfig
 from ..pretrained import save_model
 from .corpus import RandomCrops, interleave_sources, load_manifest
 from .corpus.signal import read_mono
-from .losses import level_db, mel_distance, multiscale_mel_loss, si_snr
+from .losses import latent_decorrelation, level_db, mel_distance, multiscale_mel_loss, si_snr
 
 VALID_BANDWIDTHS = (1.5, 6.0)
 
@@ -54,6 +54,9 @@ class TrainConfig:
     wave_weight: float = 0.1  # L1 on samples
     si_snr_weight: float = 0.0  # per dB of negative SI-SNR (scale-invariant, so it cannot make the output quiet)
     commitment_weight: float = 1.0
+    # Off-diagonal latent channel correlation. The committed run (0) collapsed its latent to 1-2
+    # principal directions; 0.1 from scratch kept 59 of 128 for 90 % of the variance at step 300.
+    decorrelation_weight: float = 0.0
     dead_code_threshold: float = 2.0  # EMA usage under which a code is replaced from the batch
     adam_betas: tuple[float, float] = (0.5, 0.9)
     seed: int = 0
@@ -129,7 +132,10 @@ class Trainer:
         config = self.config
         self.model.train()
         wav = torch.stack([next(self.crops) for _ in range(config.batch_size)]).to(self.device)
-        reconstruction, quantized = self.model(wav)
+        latent = self.model.encoder(wav)
+        quantized = self.model.quantizer(latent)
+        reconstruction = self.model.decoder(quantized.quantized)
+        decorrelation = latent_decorrelation(latent)
         mel = multiscale_mel_loss(reconstruction, wav, self.model.sample_rate)
         wave = (reconstruction - wav).abs().mean()
         snr = si_snr(reconstruction, wav).mean()
@@ -138,6 +144,7 @@ class Trainer:
             + config.wave_weight * wave
             - config.si_snr_weight * snr
             + config.commitment_weight * quantized.commitment_loss
+            + config.decorrelation_weight * decorrelation
         )
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -149,6 +156,7 @@ class Trainer:
             "wave": wave.item(),
             "si_snr": snr.item(),
             "commit": quantized.commitment_loss.item(),
+            "decorrelation": decorrelation.item(),
             "codebooks": float(quantized.codes.shape[1]),
         }
 
@@ -242,6 +250,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--dead-code-threshold", type=float, default=TrainConfig.dead_code_threshold, help="EMA usage below which a code is replaced"
     )
+    parser.add_argument(
+        "--decorrelation-weight", type=float, default=TrainConfig.decorrelation_weight, help="latent channel decorrelation weight"
+    )
     parser.add_argument("--valid-every", type=int, default=TrainConfig.valid_every)
     parser.add_argument("--checkpoint-every", type=int, default=TrainConfig.checkpoint_every)
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
@@ -260,6 +271,7 @@ def main(argv: list[str] | None = None) -> None:
         wave_weight=args.wave_weight,
         si_snr_weight=args.si_snr_weight,
         dead_code_threshold=args.dead_code_threshold,
+        decorrelation_weight=args.decorrelation_weight,
         steps=args.steps,
         valid_every=args.valid_every,
         checkpoint_every=args.checkpoint_every,
