@@ -88,6 +88,7 @@ def test_model_training_pass_reaches_every_parameter(small_config):
     assert reconstruction.shape == wav.shape
     assert model.quantizer.dropout_choices == (2, 4, 8, 16, 32)  # 1.5, 3, 6, 12, 24 kbps
     assert quantized.codes.shape[1] in model.quantizer.dropout_choices
+    assert torch.allclose(quantized.latent, model.encoder(wav))  # what losses on the latent act on
     loss = (reconstruction - wav).abs().mean() + quantized.commitment_loss
     loss.backward()
     without_grad = [name for name, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]

@@ -131,6 +131,7 @@ class QuantizedResult:
     quantized: torch.Tensor  # [B, D, F], straight-through
     codes: torch.Tensor  # [B, K, F]
     commitment_loss: torch.Tensor  # scalar
+    latent: torch.Tensor  # [B, D, F], the input, with its gradient (for losses on the latent itself)
 
 
 class ResidualVectorQuantizer(nn.Module):
@@ -204,4 +205,4 @@ class ResidualVectorQuantizer(nn.Module):
             residual = residual - step
             codes.append(indices.view(batch, frames))
         commitment_loss = F.mse_loss(x, quantized)
-        return QuantizedResult(x + (quantized - x).detach(), torch.stack(codes, dim=1), commitment_loss)
+        return QuantizedResult(x + (quantized - x).detach(), torch.stack(codes, dim=1), commitment_loss, x)

@@ -132,10 +132,8 @@ class Trainer:
         config = self.config
         self.model.train()
         wav = torch.stack([next(self.crops) for _ in range(config.batch_size)]).to(self.device)
-        latent = self.model.encoder(wav)
-        quantized = self.model.quantizer(latent)
-        reconstruction = self.model.decoder(quantized.quantized)
-        decorrelation = latent_decorrelation(latent)
+        reconstruction, quantized = self.model(wav)
+        decorrelation = latent_decorrelation(quantized.latent)
         mel = multiscale_mel_loss(reconstruction, wav, self.model.sample_rate)
         wave = (reconstruction - wav).abs().mean()
         snr = si_snr(reconstruction, wav).mean()

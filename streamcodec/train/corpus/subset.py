@@ -30,9 +30,9 @@ def write_subset(data_dir: Path, out_dir: Path, max_bytes: int, valid_share: flo
     """
     if max_bytes <= 0:
         raise ValueError(f"the size budget must be positive, got {max_bytes} bytes")
-    out_dir.mkdir(parents=True, exist_ok=True)
     if not 0 < valid_share < 1:
         raise ValueError(f"valid_share must lie between 0 and 1, got {valid_share}")
+    out_dir.mkdir(parents=True, exist_ok=True)
     valid_bytes = int(max_bytes * valid_share)
     budgets = {"valid": valid_bytes, "train": max_bytes - valid_bytes}
     kept: list[Clip] = []
