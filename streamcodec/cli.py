@@ -465,3 +465,31 @@ def info(args: argparse.Namespace) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _serve_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8765, help="port to listen on; 0 picks a free one (default: 8765)")
+    _add_model_option(parser, DEFAULT_MODEL, f"the codec whose codes the server relays: {MODEL_HELP}")
+    parser.add_argument("--max-peers", type=_positive_int, default=256, help="sessions the server holds at once")
+    parser.add_argument("--max-room-peers", type=_positive_int, default=32, help="sessions one room holds at once")
+
+
+@command("serve", "run the websocket server (/link/ROOM relay, /health, /metrics)", _serve_arguments)
+def serve(args: argparse.Namespace) -> int:
+    import asyncio
+    import logging
+
+    from server.app import LinkServer, link_format_of, start_server
+
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    link = LinkServer(link_format_of(_load_model(args.model)), args.max_peers, args.max_room_peers)
+
+    async def run() -> None:
+        server = await start_server(link, args.host, args.port)
+        host, port = server.sockets[0].getsockname()[:2]
+        print(f"streamcodec server on ws://{host}:{port} (model {link.format.model}; /link/ROOM, /health, /metrics)", flush=True)
+        await server.serve_forever()
+
+    asyncio.run(run())
+    return EXIT_OK

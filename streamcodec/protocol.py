@@ -292,7 +292,8 @@ def decode_message(data: bytes | str) -> Message:
     try:
         body = msgpack.unpackb(data, raw=False, strict_map_key=True)
     except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError, TypeError) as error:
-        raise ProtocolError(CloseCode.PROTOCOL_ERROR, f"message is not one msgpack value ({type(error).__name__}: {error})") from None
+        detail = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+        raise ProtocolError(CloseCode.PROTOCOL_ERROR, f"message is not one msgpack value ({detail})") from None
     if not isinstance(body, dict):
         raise ProtocolError(CloseCode.PROTOCOL_ERROR, f"message must be a msgpack map, got {type(body).__name__}")
     kind = body.pop("type", None)

@@ -1,0 +1,238 @@
+"""The websocket server: ``/link/{room}`` relays codes between peers; ``/health`` and ``/metrics``.
+
+Every protocol defect of one connection ends that connection alone, with an ``error`` message and
+the close code :mod:`streamcodec.protocol` assigns; it is logged and counted, and no other
+session notices.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import re
+import time
+from collections.abc import Sequence
+from http import HTTPStatus
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from streamcodec.protocol import (
+    MAX_MESSAGE_BYTES,
+    PROTOCOL_VERSION,
+    SUBPROTOCOL,
+    Accept,
+    Bye,
+    CloseCode,
+    CodePacket,
+    Hello,
+    Marker,
+    Ping,
+    Pong,
+    ProtocolError,
+    SetCodebooks,
+    Stats,
+    StreamFormat,
+    check_hello,
+    decode_message,
+    encode_message,
+)
+
+from .relay import LinkFormat, Peer, Relay
+
+LOG = logging.getLogger("streamcodec.server")
+ROOM_NAME = re.compile(r"^/link/([A-Za-z0-9_.-]{1,64})$")
+HELLO_TIMEOUT_S = 10.0
+
+
+class LinkServer:
+    """State and handlers of one server: the relay plus the counters ``/metrics`` reports."""
+
+    def __init__(self, link_format: LinkFormat, max_peers: int = 256, max_room_peers: int = 32):
+        self.format = link_format
+        self.stream_format = StreamFormat(link_format.cardinality, link_format.max_codebooks)
+        self.relay = Relay(link_format, max_peers, max_room_peers)
+        self.errors: collections.Counter[int] = collections.Counter()  # close code -> sessions ended
+        self.sessions_total = 0
+        self.started = time.time()
+
+    # HTTP routes, answered before any websocket handshake.
+
+    def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        if request.path == "/health":
+            return _text_response(HTTPStatus.OK, "ok\n")
+        if request.path == "/metrics":
+            return _text_response(HTTPStatus.OK, self.metrics_text(), "text/plain; version=0.0.4")
+        if not ROOM_NAME.match(request.path):
+            return _text_response(HTTPStatus.NOT_FOUND, f"no route {request.path}; use /link/ROOM, /health or /metrics\n")
+        return None
+
+    def metrics_text(self) -> str:
+        """Prometheus text exposition of the server's counters."""
+        relay = self.relay
+        lines = [
+            "# HELP streamcodec_sessions Open link sessions.",
+            "# TYPE streamcodec_sessions gauge",
+            f"streamcodec_sessions {relay.peer_count}",
+            "# HELP streamcodec_rooms Rooms with at least one peer.",
+            "# TYPE streamcodec_rooms gauge",
+            f"streamcodec_rooms {len(relay.rooms)}",
+            "# HELP streamcodec_sessions_total Link sessions accepted since start.",
+            "# TYPE streamcodec_sessions_total counter",
+            f"streamcodec_sessions_total {self.sessions_total}",
+            "# HELP streamcodec_packets_relayed_total Code packets delivered to receivers' outboxes.",
+            "# TYPE streamcodec_packets_relayed_total counter",
+            f"streamcodec_packets_relayed_total {relay.packets_relayed}",
+            "# HELP streamcodec_frames_relayed_total Frames delivered to receivers' outboxes.",
+            "# TYPE streamcodec_frames_relayed_total counter",
+            f"streamcodec_frames_relayed_total {relay.frames_relayed}",
+            "# HELP streamcodec_packets_dropped_total Messages dropped because a receiver fell behind.",
+            "# TYPE streamcodec_packets_dropped_total counter",
+            f"streamcodec_packets_dropped_total {relay.packets_dropped}",
+            "# HELP streamcodec_session_errors_total Sessions ended by a protocol error, by close code.",
+            "# TYPE streamcodec_session_errors_total counter",
+        ]
+        lines += [f'streamcodec_session_errors_total{{code="{code}"}} {count}' for code, count in sorted(self.errors.items())]
+        return "\n".join(lines) + "\n"
+
+    # Websocket sessions.
+
+    async def handle(self, connection: ServerConnection) -> None:
+        room = ROOM_NAME.match(connection.request.path).group(1)
+        peer: Peer | None = None
+        writer: asyncio.Task | None = None
+        try:
+            hello = await self._receive_hello(connection)
+            refusal = self.relay.can_join(room)
+            if refusal:
+                raise ProtocolError(CloseCode.TRY_AGAIN_LATER, refusal, retryable=True)
+            peer = self.relay.join(room, hello.codebooks)
+            self.sessions_total += 1
+            writer = asyncio.create_task(_drain_outbox(connection, peer))
+            f = self.format
+            peer.send_now(Accept(PROTOCOL_VERSION, peer.id, f.model, f.sample_rate, f.frame_rate, hello.codebooks, f.cardinality))
+            LOG.info("session %s joined room %r (%d codebooks)", peer.id, room, hello.codebooks)
+            async for data in connection:
+                if not self._handle_message(peer, decode_message(data)):
+                    break
+            await _flush(peer)
+            await connection.close(CloseCode.NORMAL, "bye")
+        except ProtocolError as error:
+            await self._refuse(connection, peer, error)
+        except ConnectionClosed:
+            pass
+        except Exception:  # a bug must end this session only
+            LOG.exception("session %s failed", peer.id if peer else connection.remote_address)
+            await self._refuse(connection, peer, ProtocolError(CloseCode.INTERNAL_ERROR, "internal server error", retryable=True))
+        finally:
+            if peer is not None:
+                self.relay.leave(peer)
+                LOG.info("session %s left room %r", peer.id, room)
+            if writer is not None:
+                writer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await writer
+
+    async def _receive_hello(self, connection: ServerConnection) -> Hello:
+        try:
+            data = await asyncio.wait_for(connection.recv(), HELLO_TIMEOUT_S)
+        except TimeoutError:
+            raise ProtocolError(CloseCode.POLICY, f"no hello within {HELLO_TIMEOUT_S:g} s") from None
+        hello = check_hello(decode_message(data))
+        f = self.format
+        if (hello.sample_rate, hello.frame_rate, hello.cardinality) != (f.sample_rate, f.frame_rate, f.cardinality):
+            raise ProtocolError(
+                CloseCode.FORMAT_MISMATCH,
+                f"this server streams {f.model} at {f.sample_rate} Hz, {f.frame_rate:g} frames/s, {f.cardinality} codes; "
+                f"the hello asks for {hello.sample_rate} Hz, {hello.frame_rate:g} frames/s, {hello.cardinality} codes",
+            )
+        if not 1 <= hello.codebooks <= f.max_codebooks:
+            raise ProtocolError(CloseCode.BAD_HELLO, f"codebooks must be 1 to {f.max_codebooks}, got {hello.codebooks}")
+        return hello
+
+    def _handle_message(self, peer: Peer, message: object) -> bool:
+        """Act on one message of an accepted session; ``False`` once the peer said bye."""
+        if isinstance(message, CodePacket):
+            self.stream_format.check_packet(message)
+            self.relay.relay(peer, message)
+        elif isinstance(message, SetCodebooks):
+            if not 1 <= message.codebooks <= self.format.max_codebooks:
+                raise ProtocolError(
+                    CloseCode.INVALID_PAYLOAD, f"codebooks must be 1 to {self.format.max_codebooks}, got {message.codebooks}"
+                )
+            peer.codebooks = message.codebooks
+        elif isinstance(message, Ping):
+            received = time.time()
+            peer.send_now(Pong(message.id, message.sent, received, time.time()))
+        elif isinstance(message, Marker):  # everything before it has been relayed: echo, with this session's counters
+            peer.send_now(message)
+            peer.send_now(Stats({"dropped_packets": float(peer.counters.dropped_packets), "backlog": float(peer.outbox.qsize())}))
+        elif isinstance(message, Bye):
+            self.relay.broadcast_bye(peer, message)
+            return False
+        elif isinstance(message, (Pong, Stats)):
+            pass  # answers to our pings and client-side counters need no reply
+        else:
+            raise ProtocolError(CloseCode.POLICY, f"a {message.TYPE} message is not allowed in an open link session")
+        return True
+
+    async def _refuse(self, connection: ServerConnection, peer: Peer | None, error: ProtocolError) -> None:
+        """Send ``error`` and close with its code; a vanished peer is simply let go."""
+        self.errors[int(error.code)] += 1
+        LOG.warning("session %s: %s (close %d)", peer.id if peer else connection.remote_address, error.message, error.code)
+        with contextlib.suppress(ConnectionClosed):
+            await connection.send(encode_message(error.to_message()))
+            await connection.close(int(error.code), error.message[:120])
+
+
+async def _drain_outbox(connection: ServerConnection, peer: Peer) -> None:
+    """Send the peer's queued messages in order until the connection or the session ends."""
+    with contextlib.suppress(ConnectionClosed):
+        while True:
+            data = await peer.outbox.get()
+            await connection.send(data)
+            peer.outbox.task_done()
+
+
+async def _flush(peer: Peer, timeout_s: float = 2.0) -> None:
+    """Wait (briefly) until the peer's outbox is sent."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(peer.outbox.join(), timeout_s)
+
+
+def _text_response(status: HTTPStatus, body: str, content_type: str = "text/plain; charset=utf-8") -> Response:
+    data = body.encode()
+    headers = Headers([("Content-Type", content_type), ("Content-Length", str(len(data))), ("Connection", "close")])
+    return Response(status.value, status.phrase, headers, data)
+
+
+def _select_subprotocol(connection: ServerConnection, offered: Sequence[str]) -> str | None:
+    """Speak ``streamcodec.v1`` when offered; clients that offer nothing are served too."""
+    return SUBPROTOCOL if SUBPROTOCOL in offered else None
+
+
+async def start_server(link: LinkServer, host: str = "127.0.0.1", port: int = 8765) -> Server:
+    """Listen on ``host:port`` (port 0 picks a free one); returns the running websockets server."""
+    return await serve(
+        link.handle,
+        host,
+        port,
+        process_request=link.process_request,
+        select_subprotocol=_select_subprotocol,
+        compression=None,  # codes do not compress, and deflate costs latency
+        max_size=2 * MAX_MESSAGE_BYTES,  # larger than the protocol limit, so decode_message explains the refusal
+        max_queue=64,
+        write_limit=2**16,
+        ping_interval=20,
+        close_timeout=2,  # a peer that ignores the closing handshake does not hold up shutdown
+    )
+
+
+def link_format_of(model) -> LinkFormat:
+    """The link format of a loaded codec model."""
+    return LinkFormat(model.name, model.sample_rate, float(model.frame_rate), model.cardinality, model.total_codebooks)
+
