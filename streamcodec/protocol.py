@@ -165,10 +165,6 @@ class Pcm:
     samples: bytes
     capture_time: float
 
-    @property
-    def num_samples(self) -> int:
-        return len(self.samples) // 2
-
 
 @dataclasses.dataclass(frozen=True)
 class Ping:
@@ -240,27 +236,28 @@ class StreamFormat:
     cardinality: int
     max_codebooks: int
 
-    def check_packet(self, packet: CodePacket) -> np.ndarray:
-        """Validate ``packet`` against this format; returns its codes ``[codebooks, frames]``."""
+    def check_packet(self, packet: CodePacket) -> None:
+        """Refuse ``packet`` unless its codebook count, packed length and codes fit this format."""
         if not 1 <= packet.codebooks <= self.max_codebooks:
             raise ProtocolError(
                 CloseCode.INVALID_PAYLOAD,
                 f"code packet {packet.seq} has {packet.codebooks} codebooks; this session allows 1 to {self.max_codebooks}",
             )
-        expected = packed_size(packet.codebooks * packet.frames, bits_per_code(self.cardinality))
+        bits = bits_per_code(self.cardinality)
+        expected = packed_size(packet.codebooks * packet.frames, bits)
         if len(packet.codes) != expected:
             raise ProtocolError(
                 CloseCode.INVALID_PAYLOAD,
                 f"code packet {packet.seq} holds {len(packet.codes)} bytes of codes; "
                 f"{packet.frames} frames of {packet.codebooks} codebooks take {expected}",
             )
-        codes = packet.unpack(self.cardinality)
-        if codes.size and codes.max() >= self.cardinality:
+        if self.cardinality == 2**bits:
+            return  # every bit pattern is a valid code: nothing to unpack
+        largest = int(packet.unpack(self.cardinality).max())
+        if largest >= self.cardinality:
             raise ProtocolError(
-                CloseCode.INVALID_PAYLOAD,
-                f"code packet {packet.seq} has code {int(codes.max())}, outside [0, {self.cardinality})",
+                CloseCode.INVALID_PAYLOAD, f"code packet {packet.seq} has code {largest}, outside [0, {self.cardinality})"
             )
-        return codes
 
 
 # Encoding and decoding.

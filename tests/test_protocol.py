@@ -143,7 +143,7 @@ FORMAT = StreamFormat(cardinality=1000, max_codebooks=8)
 
 def test_stream_format_accepts_a_conforming_packet():
     sent = packet(codebooks=8, frames=2, cardinality=1000)
-    np.testing.assert_array_equal(FORMAT.check_packet(decode_message(encode_message(sent))), sent.unpack(1000))
+    FORMAT.check_packet(decode_message(encode_message(sent)))  # raises on any defect
 
 
 @pytest.mark.parametrize(
