@@ -140,7 +140,7 @@ class LinkServer:
     async def _receive_hello(self, connection: ServerConnection) -> Hello:
         try:
             data = await asyncio.wait_for(connection.recv(), HELLO_TIMEOUT_S)
-        except TimeoutError:
+        except asyncio.TimeoutError:  # not the builtin TimeoutError before Python 3.11
             raise ProtocolError(CloseCode.POLICY, f"no hello within {HELLO_TIMEOUT_S:g} s") from None
         hello = check_hello(decode_message(data))
         f = self.format
@@ -150,9 +150,13 @@ class LinkServer:
                 f"this server streams {f.model} at {f.sample_rate} Hz, {f.frame_rate:g} frames/s, {f.cardinality} codes; "
                 f"the hello asks for {hello.sample_rate} Hz, {hello.frame_rate:g} frames/s, {hello.cardinality} codes",
             )
-        if not 1 <= hello.codebooks <= f.max_codebooks:
-            raise ProtocolError(CloseCode.BAD_HELLO, f"codebooks must be 1 to {f.max_codebooks}, got {hello.codebooks}")
+        self._check_codebooks(hello.codebooks, CloseCode.BAD_HELLO)
         return hello
+
+    def _check_codebooks(self, codebooks: int, code: CloseCode) -> None:
+        """A peer may ask for 1 to all of the model's codebooks per frame."""
+        if not 1 <= codebooks <= self.format.max_codebooks:
+            raise ProtocolError(code, f"codebooks must be 1 to {self.format.max_codebooks}, got {codebooks}")
 
     def _handle_message(self, peer: Peer, message: object) -> bool:
         """Act on one message of an accepted session; ``False`` once the peer said bye."""
@@ -160,10 +164,7 @@ class LinkServer:
             self.stream_format.check_packet(message)
             self.relay.relay(peer, message)
         elif isinstance(message, SetCodebooks):
-            if not 1 <= message.codebooks <= self.format.max_codebooks:
-                raise ProtocolError(
-                    CloseCode.INVALID_PAYLOAD, f"codebooks must be 1 to {self.format.max_codebooks}, got {message.codebooks}"
-                )
+            self._check_codebooks(message.codebooks, CloseCode.INVALID_PAYLOAD)
             peer.codebooks = message.codebooks
         elif isinstance(message, Ping):
             received = time.time()
@@ -200,7 +201,7 @@ async def _drain_outbox(connection: ServerConnection, peer: Peer) -> None:
 
 async def _flush(peer: Peer, timeout_s: float = 2.0) -> None:
     """Wait (briefly) until the peer's outbox is sent."""
-    with contextlib.suppress(TimeoutError):
+    with contextlib.suppress(asyncio.TimeoutError):
         await asyncio.wait_for(peer.outbox.join(), timeout_s)
 
 
