@@ -171,7 +171,11 @@ class LinkServer:
             peer.send_now(Pong(message.id, message.sent, received, time.time()))
         elif isinstance(message, Marker):  # everything before it has been relayed: echo, with this session's counters
             peer.send_now(message)
-            peer.send_now(Stats({"dropped_packets": float(peer.counters.dropped_packets), "backlog": float(peer.outbox.qsize())}))
+            peer.send_now(Stats({
+                "dropped_packets": float(peer.counters.dropped_packets),
+                "backlog": float(peer.outbox.qsize()),
+                "room_backlog": float(self.relay.room_backlog(peer)),
+            }))
         elif isinstance(message, Bye):
             self.relay.broadcast_bye(peer, message)
             return False

@@ -108,7 +108,8 @@ class Relay:
         """Fan ``packet`` out to the other peers of the sender's room, each at its codebook count."""
         sender.counters.packets_in += 1
         sender.counters.frames_in += packet.frames
-        stamps = {**packet.stamps, "relayed": time.time()}
+        # The relay stamps only packets that carry stamps: clients that measure nothing pay nothing.
+        stamps = {**packet.stamps, "relayed": time.time()} if packet.stamps else {}
         encoded: dict[int, bytes] = {}  # one encoding per distinct codebook count
         for peer in self.rooms.get(sender.room, ()):
             if peer is sender:
@@ -116,16 +117,20 @@ class Relay:
             codebooks = min(peer.codebooks, packet.codebooks)
             if codebooks not in encoded:
                 cut = packet.truncated(codebooks, self.format.cardinality)
-                encoded[codebooks] = encode_message(dataclasses.replace(cut, stamps=stamps))
+                encoded[codebooks] = encode_message(dataclasses.replace(cut, stamps=stamps, source=sender.id))
             self.packets_dropped += peer.offer(encoded[codebooks])
             peer.counters.packets_out += 1
             peer.counters.frames_out += packet.frames
             self.packets_relayed += 1
             self.frames_relayed += packet.frames
 
+    def room_backlog(self, sender: Peer) -> int:
+        """The fullest outbox among the other peers of the sender's room (messages queued)."""
+        return max((peer.outbox.qsize() for peer in self.rooms.get(sender.room, ()) if peer is not sender), default=0)
+
     def broadcast_bye(self, sender: Peer, bye: Bye) -> None:
         """Tell the sender's room that its stream has ended."""
-        data = encode_message(bye)
+        data = encode_message(dataclasses.replace(bye, source=sender.id))
         for peer in self.rooms.get(sender.room, ()):
             if peer is not sender:
                 self.packets_dropped += peer.offer(data)

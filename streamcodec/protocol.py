@@ -96,13 +96,15 @@ class CodePacket:
 
     ``capture_time`` is the sender's clock (seconds) when the last sample of the first frame was
     captured; ``stamps`` maps stage names (``"encoded"``, ``"sent"``, ``"relayed"``, ...) to
-    times on the clock of whoever wrote them, for latency accounting.
+    times on the clock of whoever wrote them, for latency accounting. ``source`` is set by the
+    relay to the sending session's id, so that a receiver can tell a room's streams apart.
     """
 
     TYPE: ClassVar[str] = "codes"
     # One packet per frame or few: short keys keep the per-packet overhead near 45 bytes.
     WIRE_KEYS: ClassVar[dict[str, str]] = {
-        "seq": "s", "first_frame": "f", "codebooks": "k", "frames": "n", "capture_time": "t", "codes": "c", "stamps": "ts"
+        "seq": "s", "first_frame": "f", "codebooks": "k", "frames": "n", "capture_time": "t", "codes": "c",
+        "stamps": "ts", "source": "src",
     }
     seq: int
     first_frame: int
@@ -111,6 +113,7 @@ class CodePacket:
     capture_time: float
     codes: bytes  # bit-packed [frames, codebooks]
     stamps: dict[str, float] = dataclasses.field(default_factory=dict)
+    source: str = ""
 
     @classmethod
     def from_codes(
@@ -217,10 +220,16 @@ class Error:
 
 @dataclasses.dataclass(frozen=True)
 class Bye:
-    """End of stream: nothing more follows from this peer."""
+    """End of stream: nothing more follows from this peer.
+
+    ``frames``: how many frames the peer's stream held in all (0: not said), so that a receiver
+    can account for frames lost at the very end; ``source``: set by the relay, as on codes.
+    """
 
     TYPE: ClassVar[str] = "bye"
     reason: str = ""
+    frames: int = 0
+    source: str = ""
 
 
 Message = Union[Hello, Accept, CodePacket, SetCodebooks, Pcm, Ping, Pong, Marker, Stats, Error, Bye]
@@ -269,15 +278,21 @@ def _wire_keys(cls: type) -> dict[str, str]:
 
 
 def encode_message(message: Message) -> bytes:
-    """One message as the bytes of a websocket binary message; empty optional maps are left out."""
+    """One message as the bytes of a websocket binary message; optional fields at their default are left out."""
     keys = _wire_keys(type(message))
     body: dict[str, Any] = {"type": message.TYPE}
     for field in dataclasses.fields(message):
         value = getattr(message, field.name)
-        if field.default_factory is not dataclasses.MISSING and not value:
+        if _is_default(field, value):
             continue
         body[keys.get(field.name, field.name)] = value
     return msgpack.packb(body, use_bin_type=True)
+
+
+def _is_default(field: dataclasses.Field, value: Any) -> bool:
+    if field.default_factory is not dataclasses.MISSING:
+        return value == field.default_factory()
+    return field.default is not dataclasses.MISSING and value == field.default
 
 
 def decode_message(data: bytes | str) -> Message:
@@ -379,6 +394,8 @@ def _check_ranges(message: Message) -> None:
         require(message.codebooks >= 1, "codebooks must be at least 1")
     elif isinstance(message, SetCodebooks):
         require(message.codebooks >= 1, "codebooks must be at least 1")
+    elif isinstance(message, Bye):
+        require(message.frames >= 0, "frames must be non-negative")
     elif isinstance(message, Pcm):
         require(message.seq >= 0 and message.first_sample >= 0, "seq and first_sample must be non-negative")
         require(len(message.samples) % 2 == 0, "samples must hold whole 16-bit samples")
