@@ -1,4 +1,5 @@
-"""The websocket server: ``/link/{room}`` relays codes between peers; ``/health`` and ``/metrics``.
+"""The websocket server: ``/link/{room}`` relays codes between peers, ``/codec`` codes PCM for
+thin clients (when the server has a model), ``/health`` and ``/metrics``.
 
 Every protocol defect of one connection ends that connection alone, with an ``error`` message and
 the close code :mod:`streamcodec.protocol` assigns; it is logged and counted, and no other
@@ -23,6 +24,7 @@ from websockets.http11 import Request, Response
 
 from streamcodec.protocol import (
     MAX_MESSAGE_BYTES,
+    Message,
     PROTOCOL_VERSION,
     SUBPROTOCOL,
     Accept,
@@ -42,18 +44,24 @@ from streamcodec.protocol import (
     encode_message,
 )
 
+from .codec import CodecSession, CodecStats
+from .metrics import Histogram, histogram, metric
 from .relay import LinkFormat, Peer, Relay
 
 LOG = logging.getLogger("streamcodec.server")
 ROOM_NAME = re.compile(r"^/link/([A-Za-z0-9_.-]{1,64})$")
+CODEC_PATH = "/codec"
 HELLO_TIMEOUT_S = 10.0
 
 
 class LinkServer:
     """State and handlers of one server: the relay plus the counters ``/metrics`` reports."""
 
-    def __init__(self, link_format: LinkFormat, max_peers: int = 256, max_room_peers: int = 32):
+    def __init__(self, link_format: LinkFormat, max_peers: int = 256, max_room_peers: int = 32, model=None):
         self.format = link_format
+        self.model = model  # serves /codec when given
+        self.codec_stats = CodecStats()
+        self.relay_delay = Histogram()  # time relayed messages wait in outboxes
         self.stream_format = StreamFormat(link_format.cardinality, link_format.max_codebooks)
         self.relay = Relay(link_format, max_peers, max_room_peers)
         self.errors: collections.Counter[int] = collections.Counter()  # close code -> sessions ended
@@ -67,42 +75,44 @@ class LinkServer:
             return _text_response(HTTPStatus.OK, "ok\n")
         if request.path == "/metrics":
             return _text_response(HTTPStatus.OK, self.metrics_text(), "text/plain; version=0.0.4")
+        if request.path == CODEC_PATH and self.model is not None:
+            return None
         if not ROOM_NAME.match(request.path):
-            return _text_response(HTTPStatus.NOT_FOUND, f"no route {request.path}; use /link/ROOM, /health or /metrics\n")
+            codec = ", /codec" if self.model is not None else ""
+            return _text_response(HTTPStatus.NOT_FOUND, f"no route {request.path}; use /link/ROOM{codec}, /health or /metrics\n")
         return None
 
     def metrics_text(self) -> str:
         """Prometheus text exposition of the server's counters."""
-        relay = self.relay
+        relay, codec = self.relay, self.codec_stats
+        errors = {f'code="{code}"': count for code, count in self.errors.items()}
         lines = [
-            "# HELP streamcodec_sessions Open link sessions.",
-            "# TYPE streamcodec_sessions gauge",
-            f"streamcodec_sessions {relay.peer_count}",
-            "# HELP streamcodec_rooms Rooms with at least one peer.",
-            "# TYPE streamcodec_rooms gauge",
-            f"streamcodec_rooms {len(relay.rooms)}",
-            "# HELP streamcodec_sessions_total Link sessions accepted since start.",
-            "# TYPE streamcodec_sessions_total counter",
-            f"streamcodec_sessions_total {self.sessions_total}",
-            "# HELP streamcodec_packets_relayed_total Code packets delivered to receivers' outboxes.",
-            "# TYPE streamcodec_packets_relayed_total counter",
-            f"streamcodec_packets_relayed_total {relay.packets_relayed}",
-            "# HELP streamcodec_frames_relayed_total Frames delivered to receivers' outboxes.",
-            "# TYPE streamcodec_frames_relayed_total counter",
-            f"streamcodec_frames_relayed_total {relay.frames_relayed}",
-            "# HELP streamcodec_packets_dropped_total Messages dropped because a receiver fell behind.",
-            "# TYPE streamcodec_packets_dropped_total counter",
-            f"streamcodec_packets_dropped_total {relay.packets_dropped}",
-            "# HELP streamcodec_session_errors_total Sessions ended by a protocol error, by close code.",
-            "# TYPE streamcodec_session_errors_total counter",
+            *metric("streamcodec_sessions", "gauge", "Open link sessions.", relay.peer_count),
+            *metric("streamcodec_rooms", "gauge", "Rooms with at least one peer.", len(relay.rooms)),
+            *metric("streamcodec_sessions_total", "counter", "Link sessions accepted since start.", self.sessions_total),
+            *metric("streamcodec_packets_relayed_total", "counter", "Code packets delivered to receivers' outboxes.", relay.packets_relayed),
+            *metric("streamcodec_frames_relayed_total", "counter", "Frames delivered to receivers' outboxes.", relay.frames_relayed),
+            *metric("streamcodec_packets_dropped_total", "counter", "Messages dropped because a receiver fell behind.", relay.packets_dropped),
+            *histogram("streamcodec_relay_delay_seconds", "Time a relayed message waits in a receiver's outbox.", self.relay_delay),
+            *metric("streamcodec_codec_sessions", "gauge", "Open /codec sessions.", codec.sessions),
+            *metric("streamcodec_codec_sessions_total", "counter", "/codec sessions accepted since start.", codec.sessions_total),
+            *metric("streamcodec_codec_frames_encoded_total", "counter", "Frames encoded for /codec sessions.", codec.frames_encoded),
+            *metric("streamcodec_codec_frames_decoded_total", "counter", "Frames decoded for /codec sessions.", codec.frames_decoded),
+            *histogram("streamcodec_codec_encode_seconds", "Compute time of one /codec encoder push.", codec.encode_seconds),
+            *histogram("streamcodec_codec_decode_seconds", "Compute time of one /codec decoder push.", codec.decode_seconds),
+            *metric("streamcodec_session_errors_total", "counter", "Sessions ended by a protocol error, by close code.", errors),
         ]
-        lines += [f'streamcodec_session_errors_total{{code="{code}"}} {count}' for code, count in sorted(self.errors.items())]
         return "\n".join(lines) + "\n"
 
     # Websocket sessions.
 
     async def handle(self, connection: ServerConnection) -> None:
-        room = ROOM_NAME.match(connection.request.path).group(1)
+        if connection.request.path == CODEC_PATH:
+            await self.handle_codec(connection)
+        else:
+            await self.handle_link(connection, ROOM_NAME.match(connection.request.path).group(1))
+
+    async def handle_link(self, connection: ServerConnection, room: str) -> None:
         peer: Peer | None = None
         writer: asyncio.Task | None = None
         try:
@@ -112,7 +122,7 @@ class LinkServer:
                 raise ProtocolError(CloseCode.TRY_AGAIN_LATER, refusal, retryable=True)
             peer = self.relay.join(room, hello.codebooks)
             self.sessions_total += 1
-            writer = asyncio.create_task(_drain_outbox(connection, peer))
+            writer = asyncio.create_task(_drain_outbox(connection, peer, self.relay_delay))
             f = self.format
             peer.send_now(Accept(PROTOCOL_VERSION, peer.id, f.model, f.sample_rate, f.frame_rate, hello.codebooks, f.cardinality))
             LOG.info("session %s joined room %r (%d codebooks)", peer.id, room, hello.codebooks)
@@ -166,16 +176,14 @@ class LinkServer:
         elif isinstance(message, SetCodebooks):
             self._check_codebooks(message.codebooks, CloseCode.INVALID_PAYLOAD)
             peer.codebooks = message.codebooks
-        elif isinstance(message, Ping):
-            received = time.time()
-            peer.send_now(Pong(message.id, message.sent, received, time.time()))
-        elif isinstance(message, Marker):  # everything before it has been relayed: echo, with this session's counters
-            peer.send_now(message)
-            peer.send_now(Stats({
+        elif isinstance(message, (Ping, Marker)):  # a marker: everything before it has been relayed
+            stats = {
                 "dropped_packets": float(peer.counters.dropped_packets),
                 "backlog": float(peer.outbox.qsize()),
                 "room_backlog": float(self.relay.room_backlog(peer)),
-            }))
+            }
+            for reply in _control_replies(message, stats):
+                peer.send_now(reply)
         elif isinstance(message, Bye):
             self.relay.broadcast_bye(peer, message)
             return False
@@ -184,6 +192,47 @@ class LinkServer:
         else:
             raise ProtocolError(CloseCode.POLICY, f"a {message.TYPE} message is not allowed in an open link session")
         return True
+
+    async def handle_codec(self, connection: ServerConnection) -> None:
+        """A ``/codec`` session: PCM in -> codes out, codes in -> PCM out (see server/codec.py)."""
+        stats = self.codec_stats
+        session: CodecSession | None = None
+        name = f"codec-{stats.sessions_total + 1}"
+        try:
+            hello = await self._receive_hello(connection)
+            session = CodecSession(self.model, hello.codebooks, stats)
+            stats.sessions += 1
+            stats.sessions_total += 1
+            f = self.format
+            await connection.send(encode_message(
+                Accept(PROTOCOL_VERSION, name, f.model, f.sample_rate, f.frame_rate, hello.codebooks, f.cardinality)
+            ))
+            async for data in connection:
+                message = decode_message(data)
+                if isinstance(message, Bye):
+                    replies = session.finish(message)
+                elif isinstance(message, (Ping, Marker)):
+                    replies = _control_replies(message, {"frames_encoded": float(session.encoder.frames),
+                                                         "frames_decoded": float(session.decoder.frames)})
+                elif isinstance(message, (Pong, Stats)):
+                    replies = []
+                else:
+                    replies = session.handle(message)
+                for reply in replies:
+                    await connection.send(encode_message(reply))
+                if isinstance(message, Bye):
+                    break
+            await connection.close(CloseCode.NORMAL, "bye")
+        except ProtocolError as error:
+            await self._refuse(connection, None, error)
+        except ConnectionClosed:
+            pass
+        except Exception:  # a bug must end this session only
+            LOG.exception("codec session %s failed", name)
+            await self._refuse(connection, None, ProtocolError(CloseCode.INTERNAL_ERROR, "internal server error", retryable=True))
+        finally:
+            if session is not None:
+                stats.sessions -= 1
 
     async def _refuse(self, connection: ServerConnection, peer: Peer | None, error: ProtocolError) -> None:
         """Send ``error`` and close with its code; a vanished peer is simply let go."""
@@ -194,11 +243,20 @@ class LinkServer:
             await connection.close(int(error.code), error.message[:120])
 
 
-async def _drain_outbox(connection: ServerConnection, peer: Peer) -> None:
+def _control_replies(message: Ping | Marker, stats: dict[str, float]) -> list[Message]:
+    """A ping's pong; a marker's echo followed by the session's ``stats``."""
+    if isinstance(message, Ping):
+        received = time.time()
+        return [Pong(message.id, message.sent, received, time.time())]
+    return [message, Stats(stats)]
+
+
+async def _drain_outbox(connection: ServerConnection, peer: Peer, delay: Histogram) -> None:
     """Send the peer's queued messages in order until the connection or the session ends."""
     with contextlib.suppress(ConnectionClosed):
         while True:
-            data = await peer.outbox.get()
+            data, queued = await peer.outbox.get()
+            delay.observe(time.monotonic() - queued)
             await connection.send(data)
             peer.outbox.task_done()
 

@@ -47,7 +47,7 @@ class Peer:
         self.id = f"{room}-{next(self._ids)}"
         self.room = room
         self.codebooks = codebooks
-        self.outbox: asyncio.Queue[bytes] = asyncio.Queue(maxsize=outbox_packets)
+        self.outbox: asyncio.Queue[tuple[bytes, float]] = asyncio.Queue(maxsize=outbox_packets)  # (message, queued at)
         self.counters = PeerCounters()
 
     def offer(self, data: bytes) -> int:
@@ -59,7 +59,7 @@ class Peer:
         while self.outbox.full():
             self.outbox.get_nowait()
             dropped += 1
-        self.outbox.put_nowait(data)
+        self.outbox.put_nowait((data, time.monotonic()))
         self.counters.dropped_packets += dropped
         return dropped
 

@@ -463,9 +463,6 @@ def info(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
 
 def _serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
@@ -475,7 +472,7 @@ def _serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-room-peers", type=_positive_int, default=32, help="sessions one room holds at once")
 
 
-@command("serve", "run the websocket server (/link/ROOM relay, /health, /metrics)", _serve_arguments)
+@command("serve", "run the websocket server (/link/ROOM relay, /codec, /health, /metrics)", _serve_arguments)
 def serve(args: argparse.Namespace) -> int:
     import asyncio
     import logging
@@ -483,13 +480,18 @@ def serve(args: argparse.Namespace) -> int:
     from server.app import LinkServer, link_format_of, start_server
 
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    link = LinkServer(link_format_of(_load_model(args.model)), args.max_peers, args.max_room_peers)
+    model = _load_model(args.model)
+    link = LinkServer(link_format_of(model), args.max_peers, args.max_room_peers, model=model)
 
     async def run() -> None:
         server = await start_server(link, args.host, args.port)
         host, port = server.sockets[0].getsockname()[:2]
-        print(f"streamcodec server on ws://{host}:{port} (model {link.format.model}; /link/ROOM, /health, /metrics)", flush=True)
+        print(f"streamcodec server on ws://{host}:{port} (model {link.format.model}; /link/ROOM, /codec, /health, /metrics)", flush=True)
         await server.serve_forever()
 
     asyncio.run(run())
     return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import urllib.request
 
 import msgpack
@@ -75,6 +76,7 @@ async def test_packets_reach_each_receiver_at_its_codebook_count(link):
     sender, full, narrow = await join(url, codebooks=8), await join(url, codebooks=8), await join(url, codebooks=2)
     assert sender.subprotocol == SUBPROTOCOL
     sent = [packet(seq) for seq in range(5)]
+    sent[1] = dataclasses.replace(sent[1], stamps={"sent": 1.0})
     for item in sent:
         await sender.send(encode_message(item))
     for item in sent:
@@ -82,7 +84,8 @@ async def test_packets_reach_each_receiver_at_its_codebook_count(link):
         np.testing.assert_array_equal(got_full.unpack(1024), item.unpack(1024))
         np.testing.assert_array_equal(got_narrow.unpack(1024), item.unpack(1024)[:2])
         assert (got_narrow.seq, got_narrow.first_frame, got_narrow.capture_time) == (item.seq, item.first_frame, item.capture_time)
-        assert "relayed" in got_narrow.stamps
+        assert ("relayed" in got_narrow.stamps) == bool(item.stamps)  # only stamped packets get the relay's stamp
+        assert got_full.source == got_narrow.source != ""
     await narrow.send(encode_message(SetCodebooks(4)))
     await narrow.send(encode_message(Marker(1)))  # once echoed, the new count is in force
     assert await receive(narrow) == Marker(1)
@@ -90,8 +93,9 @@ async def test_packets_reach_each_receiver_at_its_codebook_count(link):
     await sender.send(encode_message(packet(5)))
     assert (await receive(narrow)).codebooks == 4
     await full.recv()
-    await sender.send(encode_message(Bye("done")))
-    assert await receive(full) == Bye("done") and await receive(narrow) == Bye("done")
+    await sender.send(encode_message(Bye("done", frames=6)))
+    byes = [await receive(full), await receive(narrow)]
+    assert all(bye.reason == "done" and bye.frames == 6 and bye.source == got_full.source for bye in byes)
     await sender.wait_closed()
     assert sender.close_code == CloseCode.NORMAL
 
@@ -185,7 +189,7 @@ async def test_a_slow_receiver_loses_its_oldest_packets_and_nobody_waits():
     sender, slow = relay.join("r", 8), relay.join("r", 8, outbox_packets=4)
     for seq in range(10):
         relay.relay(sender, packet(seq))
-    kept = [decode_message(slow.outbox.get_nowait()).seq for _ in range(slow.outbox.qsize())]
+    kept = [decode_message(slow.outbox.get_nowait()[0]).seq for _ in range(slow.outbox.qsize())]
     assert kept == [6, 7, 8, 9]
     assert slow.counters.dropped_packets == relay.packets_dropped == 6
     assert sender.outbox.empty()
