@@ -249,6 +249,11 @@ def _encode_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", metavar="IN_AUDIO", help="audio file (WAV, FLAC, OGG, ... anything libsndfile reads)")
     parser.add_argument("output", metavar="OUT.sc", help="codes file to write")
     _add_model_option(parser, DEFAULT_MODEL, f"model to encode with: {MODEL_HELP} (default: %(default)s)")
+    add_rate_options(parser)
+
+
+def add_rate_options(parser: argparse.ArgumentParser) -> None:
+    """``--bandwidth KBPS`` or ``--codebooks K``; :func:`codebooks_of` reads them."""
     rate = parser.add_mutually_exclusive_group()
     rate.add_argument(
         "-b",
@@ -258,6 +263,13 @@ def _encode_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"target bitrate in kbit/s; uses the most codebooks that fit (default: {DEFAULT_BANDWIDTH_KBPS:g})",
     )
     rate.add_argument("-k", "--codebooks", type=int, metavar="K", help="number of codebooks to use")
+
+
+def codebooks_of(model: Any, args: argparse.Namespace) -> int:
+    """The codebook count ``--codebooks`` or ``--bandwidth`` asks of ``model`` (checked)."""
+    if args.codebooks is not None:
+        return model.check_num_codebooks(args.codebooks)
+    return model.codebooks_for_bandwidth(DEFAULT_BANDWIDTH_KBPS if args.bandwidth is None else args.bandwidth)
 
 
 @command("encode", "compress an audio file into a .sc codes file", _encode_arguments)
@@ -273,10 +285,7 @@ def encode(args: argparse.Namespace) -> int:
 
     _require_file(args.input, "input audio file")
     model = _load_model(args.model)
-    if args.codebooks is not None:
-        model.set_num_codebooks(args.codebooks)
-    else:
-        model.set_bandwidth(DEFAULT_BANDWIDTH_KBPS if args.bandwidth is None else args.bandwidth)
+    model.set_num_codebooks(codebooks_of(model, args))
     encoder = model.streaming_encoder()  # before reading: fails early for models that cannot stream
 
     wav, _ = read_audio(args.input, sample_rate=model.sample_rate, channels=model.channels)
@@ -492,6 +501,8 @@ def serve(args: argparse.Namespace) -> int:
     asyncio.run(run())
     return EXIT_OK
 
+
+from clients import commands as _client_commands  # noqa: E402,F401  (registers send, receive, talk, ...)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -198,10 +198,12 @@ class StreamReceiver:
         playout: PlayoutClock | None = None,
         conceal_lead_s: float | None = None,
         capacity_frames: int = 750,
+        conceal_overdue: bool = True,
     ):
         self.model = model
         self.batch_size = batch_size
         self.clock = clock
+        self.conceal_overdue = conceal_overdue  # False: conceal only frames known lost (e.g. writing a file)
         self.frame_duration = model.hop_length / model.sample_rate
         self.playout = playout or PlayoutClock(self.frame_duration)
         # Concealment must be decoded before its slot: start it this long before (default: a
@@ -248,6 +250,8 @@ class StreamReceiver:
 
     def next_deadline(self) -> float:
         """When the next slot must be concealed if its frames have not come (``inf`` before any)."""
+        if not self.conceal_overdue:
+            return math.inf
         return self.playout.slot_time(self.next_frame) - self.conceal_lead_s
 
     def counts(self) -> list[FrameAccounting]:

@@ -1,0 +1,72 @@
+"""The client subcommands of ``streamcodec``: send, receive, talk, loopback, devices, latency."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+
+from streamcodec.cli import (
+    DEFAULT_MODEL,
+    EXIT_OK,
+    MODEL_HELP,
+    _add_model_option,
+    _load_model,
+    _positive_int,
+    _require_file,
+    add_rate_options,
+    codebooks_of,
+    command,
+)
+
+from .link import DEFAULT_SERVER
+
+
+def _link_arguments(parser: argparse.ArgumentParser, room: bool = True) -> None:
+    parser.add_argument("--server", default=DEFAULT_SERVER, help="server address (default: %(default)s)")
+    if room:
+        parser.add_argument("--room", default="main", help="room to join (default: %(default)s)")
+    _add_model_option(parser, DEFAULT_MODEL, f"the codec: {MODEL_HELP} (default: %(default)s)")
+    add_rate_options(parser)
+
+
+def _send_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("input", metavar="IN_AUDIO", help="audio file to stream")
+    _link_arguments(parser)
+    parser.add_argument("--frames-per-packet", type=_positive_int, default=1, help="frames per code packet (default: 1)")
+    parser.add_argument("--fast", action="store_true", help="send as fast as the room's receivers keep up, not in real time")
+
+
+@command("send", "stream an audio file into a room", _send_arguments)
+def send(args: argparse.Namespace) -> int:
+    from .files import send_file
+
+    _require_file(args.input, "input audio file")
+    model = _load_model(args.model)
+    report = asyncio.run(
+        send_file(args.input, args.server, args.room, model, codebooks_of(model, args), args.frames_per_packet, args.fast)
+    )
+    if not args.quiet:
+        print(f"sent {report.frames} frames in {report.packets} packets ({report.bytes_sent} bytes) in {report.seconds:.1f} s")
+    return EXIT_OK
+
+
+def _receive_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("output", metavar="OUT.wav", help="WAV file to write (complete at every moment)")
+    _link_arguments(parser)
+    parser.add_argument("--idle-timeout", type=float, default=30.0, help="stop after this many seconds without codes")
+
+
+@command("receive", "write the first stream heard in a room to a WAV file", _receive_arguments)
+def receive(args: argparse.Namespace) -> int:
+    from .files import receive_file
+
+    model = _load_model(args.model)
+    report = asyncio.run(receive_file(args.output, args.server, args.room, model, codebooks_of(model, args), args.idle_timeout))
+    if not args.quiet:
+        counts = report.counts
+        print(
+            f"wrote {report.frames_written} frames to {args.output} (ended by {report.ended_by}): "
+            f"{counts.decoded} decoded, {counts.concealed} concealed, {report.missing_packets} packets missing"
+        )
+    return EXIT_OK
