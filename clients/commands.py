@@ -70,3 +70,35 @@ def receive(args: argparse.Namespace) -> int:
             f"{counts.decoded} decoded, {counts.concealed} concealed, {report.missing_packets} packets missing"
         )
     return EXIT_OK
+
+
+def _latency_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--server", default=None, help="a running server (default: start one on a free loopback port)")
+    _add_model_option(parser, DEFAULT_MODEL, f"the codec: {MODEL_HELP} (default: %(default)s)")
+    add_rate_options(parser)
+    parser.add_argument("--streams", type=_positive_int, default=1, help="concurrent streams (default: 1)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="audio per stream (default: 10)")
+    parser.add_argument("--frames-per-packet", type=_positive_int, default=1, help="frames per code packet (default: 1)")
+    parser.add_argument("--codec", choices=("batched", "replicated"), default="batched",
+                        help="one batched codec session per side, or one per stream (default: batched)")
+    parser.add_argument("--json", metavar="OUT.json", help="write the report as JSON")
+    parser.add_argument("--plot", metavar="OUT.png", help="write a plot of the latency distribution")
+
+
+@command("latency", "measure end-to-end latency through a server over loopback", _latency_arguments)
+def latency(args: argparse.Namespace) -> int:
+    from .latency import LatencyConfig, format_table, plot, run_latency, write_json
+
+    model = _load_model(args.model)  # fail here, not in a child, on a bad name or bandwidth
+    config = LatencyConfig(
+        model=args.model, streams=args.streams, seconds=args.seconds, codebooks=codebooks_of(model, args),
+        frames_per_packet=args.frames_per_packet, codec=args.codec, server=args.server,
+    )
+    del model
+    report = run_latency(config)
+    print(format_table(report))
+    if args.json:
+        write_json(report, args.json)
+    if args.plot:
+        plot(report, args.plot)
+    return EXIT_OK

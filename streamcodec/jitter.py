@@ -118,8 +118,11 @@ class PlayoutClock:
     ``ready_time - frame * frame_duration`` (constant for a perfect network). Slot ``f`` plays at
     ``f * frame_duration + target``, ``target`` being the ``percentile`` of the last ``window``
     transits plus ``margin_s``; slots never come closer than ``(1 - shrink)`` frame durations,
-    so when the jitter calms down the delay falls back by ``shrink`` of a frame per slot.
+    so when the jitter calms down the delay falls back by ``shrink`` of a frame per slot. Over
+    the first ``warmup_frames`` the target is the largest transit seen plus half a frame.
     """
+
+    warmup_frames = 20
 
     def __init__(
         self,
@@ -139,7 +142,10 @@ class PlayoutClock:
 
     def observe(self, frame: int, ready_time: float) -> None:
         self._transits.append(ready_time - frame * self.frame_duration)
-        self._target = float(np.percentile(self._transits, self.percentile)) + self.margin_s
+        target = float(np.percentile(self._transits, self.percentile)) + self.margin_s
+        if len(self._transits) < self.warmup_frames:  # too few samples to know the jitter yet
+            target = max(self._transits) + self.margin_s + self.frame_duration / 2
+        self._target = target
 
     @property
     def started(self) -> bool:
@@ -199,15 +205,17 @@ class StreamReceiver:
         conceal_lead_s: float | None = None,
         capacity_frames: int = 750,
         conceal_overdue: bool = True,
+        push_frames: int = 1,
     ):
         self.model = model
         self.batch_size = batch_size
         self.clock = clock
         self.conceal_overdue = conceal_overdue  # False: conceal only frames known lost (e.g. writing a file)
+        # Frames per decoder push (runs are cut into pushes of this many, then single frames): a
+        # traced decoder replays one trace per push shape, and tracing a new one costs ~100 ms.
+        self.push_frames = push_frames
         self.frame_duration = model.hop_length / model.sample_rate
         self.playout = playout or PlayoutClock(self.frame_duration)
-        # Concealment must be decoded before its slot: start it this long before (default: a
-        # fifth of a frame, raised to the slowest recent decode).
         self._fixed_lead = conceal_lead_s
         self._decode_times: collections.deque[float] = collections.deque(maxlen=50)
         self.decoder = model.streaming_decoder(batch_size)
@@ -221,16 +229,23 @@ class StreamReceiver:
 
     @property
     def conceal_lead_s(self) -> float:
+        """How long before its slot a missing frame is concealed: the median recent decode time
+        (a frame arriving later could not be decoded in time anyway)."""
         if self._fixed_lead is not None:
             return self._fixed_lead
-        return max([self.frame_duration / 5, *self._decode_times])
+        return float(np.median(self._decode_times)) if self._decode_times else self.frame_duration / 5
 
     def receive(self, stream: int, first_frame: int, codes: np.ndarray) -> list[PlayoutFrame]:
         """Accept codes ``[k, n]`` of frames ``first_frame...`` of ``stream``; decode what is ready."""
         if not 0 <= stream < self.batch_size:
             raise ValueError(f"stream {stream} is not one of this receiver's {self.batch_size}")
-        self.buffers[stream].put(first_frame, np.asarray(codes))
-        return self._advance(self.clock())
+        now = self.clock()
+        codes = np.asarray(codes)
+        self.buffers[stream].put(first_frame, codes)
+        last = first_frame + codes.shape[1] - 1
+        if last < self.next_frame:  # late: the delay must grow now, not once a frame decodes in time
+            self.playout.observe(last, now + self.conceal_lead_s)
+        return self._advance(now)
 
     def poll(self) -> list[PlayoutFrame]:
         """Conceal the slots that are about to be due without their frames; decode what is ready."""
@@ -263,7 +278,7 @@ class StreamReceiver:
         while True:
             run = self._ready_run()
             if run:
-                out += self._decode(run)
+                out += self._decode(self.push_frames if run >= self.push_frames else 1)
             elif force or now >= self.next_deadline() or all(buffer.resolved() for buffer in self.buffers):
                 out += self._decode(1, conceal=True)
                 if force:
@@ -273,9 +288,9 @@ class StreamReceiver:
             now = self.clock()
 
     def _ready_run(self) -> int:
-        """How many consecutive slots from ``next_frame`` every stream has."""
+        """How many consecutive slots from ``next_frame`` every stream has (up to ``push_frames``)."""
         run = 0
-        while all(buffer.available(run) for buffer in self.buffers):
+        while run < self.push_frames and all(buffer.available(run) for buffer in self.buffers):
             run += 1
         return run
 
