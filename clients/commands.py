@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 
 from streamcodec.cli import (
@@ -102,3 +103,73 @@ def latency(args: argparse.Namespace) -> int:
     if args.plot:
         plot(report, args.plot)
     return EXIT_OK
+
+
+def _device_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--input-device", help="microphone: index or name ('streamcodec devices' lists them)")
+    parser.add_argument("--output-device", help="speaker: index or name")
+    parser.add_argument("--seconds", type=float, default=None, help="stop after this long (default: until Ctrl-C)")
+
+
+def _device(value: str | None) -> int | str | None:
+    return int(value) if value is not None and value.isdigit() else value
+
+
+def _live_setup() -> None:
+    """One torch thread and a frozen GC heap: a live loop must not wait for either."""
+    import gc
+
+    import torch
+
+    torch.set_num_threads(1)
+    gc.collect()
+    gc.freeze()
+
+
+def _talk_arguments(parser: argparse.ArgumentParser) -> None:
+    _link_arguments(parser)
+    _device_arguments(parser)
+
+
+@command("talk", "full-duplex voice link: microphone into a room, the room's other peer on the speaker", _talk_arguments)
+def talk(args: argparse.Namespace) -> int:
+    from .live import talk as run_talk
+
+    model = _load_model(args.model)
+    _live_setup()
+    report = asyncio.run(run_talk(
+        args.server, args.room, model, codebooks_of(model, args), args.seconds,
+        _device(args.input_device), _device(args.output_device), args.quiet,
+    ))
+    print(json.dumps(dataclasses.asdict(report)))  # the run's counters (-q silences only the live line)
+    return EXIT_OK
+
+
+def _loopback_arguments(parser: argparse.ArgumentParser) -> None:
+    _add_model_option(parser, DEFAULT_MODEL, f"the codec: {MODEL_HELP} (default: %(default)s)")
+    add_rate_options(parser)
+    _device_arguments(parser)
+    parser.add_argument("--cycle", type=float, metavar="SECONDS", help="step through every bandwidth, this long each")
+
+
+@command("loopback", "microphone -> codec -> speaker in one process, to hear the codec", _loopback_arguments)
+def loopback(args: argparse.Namespace) -> int:
+    from .live import loopback as run_loopback
+
+    model = _load_model(args.model)
+    _live_setup()
+    report = asyncio.run(run_loopback(
+        model, codebooks_of(model, args), args.seconds, args.cycle,
+        _device(args.input_device), _device(args.output_device), args.quiet,
+    ))
+    print(json.dumps(dataclasses.asdict(report)))  # the run's counters (-q silences only the live line)
+    return EXIT_OK
+
+
+@command("devices", "list the sound devices")
+def devices(args: argparse.Namespace) -> int:
+    from .devices import list_devices
+
+    print(list_devices())
+    return EXIT_OK
+
