@@ -17,11 +17,11 @@ import pytest
 
 from streamcodec import save_model
 
-pytestmark = pytest.mark.skipif(shutil.which("pulseaudio") is None, reason="needs pulseaudio (.ci/run installs it)")
 
 
 @pytest.fixture(scope="module")
 def pulse(tmp_path_factory):
+    assert shutil.which("pulseaudio"), "these tests need pulseaudio, pulseaudio-utils and libasound2-plugins (see .ci/run)"
     runtime = tmp_path_factory.mktemp("pulse-runtime")
     os.chmod(runtime, 0o700)
     env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime), "HOME": str(runtime)}
