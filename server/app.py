@@ -131,13 +131,8 @@ class LinkServer:
                     break
             await _flush(peer)
             await connection.close(CloseCode.NORMAL, "bye")
-        except ProtocolError as error:
-            await self._refuse(connection, peer, error)
-        except ConnectionClosed:
-            pass
-        except Exception:  # a bug must end this session only
-            LOG.exception("session %s failed", peer.id if peer else connection.remote_address)
-            await self._refuse(connection, peer, ProtocolError(CloseCode.INTERNAL_ERROR, "internal server error", retryable=True))
+        except Exception as error:
+            await self._end_with(connection, peer.id if peer else str(connection.remote_address), error)
         finally:
             if peer is not None:
                 self.relay.leave(peer)
@@ -223,21 +218,26 @@ class LinkServer:
                 if isinstance(message, Bye):
                     break
             await connection.close(CloseCode.NORMAL, "bye")
-        except ProtocolError as error:
-            await self._refuse(connection, None, error)
-        except ConnectionClosed:
-            pass
-        except Exception:  # a bug must end this session only
-            LOG.exception("codec session %s failed", name)
-            await self._refuse(connection, None, ProtocolError(CloseCode.INTERNAL_ERROR, "internal server error", retryable=True))
+        except Exception as error:
+            await self._end_with(connection, name, error)
         finally:
             if session is not None:
                 stats.sessions -= 1
 
-    async def _refuse(self, connection: ServerConnection, peer: Peer | None, error: ProtocolError) -> None:
+    async def _end_with(self, connection: ServerConnection, name: str, error: Exception) -> None:
+        """End session ``name`` after ``error``: a protocol defect is refused with its close code,
+        a vanished peer is let go, and a bug ends this session alone (1011, logged)."""
+        if isinstance(error, ConnectionClosed):
+            return
+        if not isinstance(error, ProtocolError):
+            LOG.error("session %s failed", name, exc_info=error)
+            error = ProtocolError(CloseCode.INTERNAL_ERROR, "internal server error", retryable=True)
+        await self._refuse(connection, name, error)
+
+    async def _refuse(self, connection: ServerConnection, name: str, error: ProtocolError) -> None:
         """Send ``error`` and close with its code; a vanished peer is simply let go."""
         self.errors[int(error.code)] += 1
-        LOG.warning("session %s: %s (close %d)", peer.id if peer else connection.remote_address, error.message, error.code)
+        LOG.warning("session %s: %s (close %d)", name, error.message, error.code)
         with contextlib.suppress(ConnectionClosed):
             await connection.send(encode_message(error.to_message()))
             await connection.close(int(error.code), error.message[:120])
