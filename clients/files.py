@@ -15,7 +15,6 @@ import dataclasses
 import time
 from pathlib import Path
 
-import numpy as np
 import soundfile
 import torch
 
@@ -121,15 +120,10 @@ async def receive_file(
                     write(receiver.finish(message.frames))
                     ended_by = "bye"
                     break
-                receiver.buffers[0].mark_lost(message.first_frame)
-                write(receiver.receive(0, message.first_frame, message.unpack(model.cardinality)))
+                write(receiver.receive(0, message.first_frame, message.unpack(model.cardinality), in_order=True))
         except asyncio.CancelledError:
             ended_by = "cancelled"
         finally:
             await session.close()
     return ReceiveReport(written, receiver.counts()[0], stream.missing_packets, ended_by)
 
-
-def offline_decode(model, codes: np.ndarray) -> np.ndarray:
-    """What a receiver must hear for codes ``[K, F]``: the offline decode with stream padding."""
-    return model.decode(torch.from_numpy(codes)[None], pad_mode="constant")[0].numpy()

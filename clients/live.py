@@ -124,8 +124,7 @@ async def talk(
                         if isinstance(message, Bye):
                             play(receiver.finish(message.frames))
                             return
-                        receiver.buffers[0].mark_lost(message.first_frame)
-                        play(receiver.receive(0, message.first_frame, message.unpack(model.cardinality)))
+                        play(receiver.receive(0, message.first_frame, message.unpack(model.cardinality), in_order=True))
 
             async def conceal_and_report() -> None:
                 while True:

@@ -235,10 +235,18 @@ class StreamReceiver:
             return self._fixed_lead
         return float(np.median(self._decode_times)) if self._decode_times else self.frame_duration / 5
 
-    def receive(self, stream: int, first_frame: int, codes: np.ndarray) -> list[PlayoutFrame]:
-        """Accept codes ``[k, n]`` of frames ``first_frame...`` of ``stream``; decode what is ready."""
+    def receive(
+        self, stream: int, first_frame: int, codes: np.ndarray, in_order: bool = False
+    ) -> list[PlayoutFrame]:
+        """Accept codes ``[k, n]`` of frames ``first_frame...`` of ``stream``; decode what is ready.
+
+        ``in_order``: the transport delivers in order (a websocket), so frames of ``stream`` before
+        ``first_frame`` that have not come are lost and concealed at once.
+        """
         if not 0 <= stream < self.batch_size:
             raise ValueError(f"stream {stream} is not one of this receiver's {self.batch_size}")
+        if in_order:
+            self.buffers[stream].mark_lost(first_frame)
         now = self.clock()
         codes = np.asarray(codes)
         self.buffers[stream].put(first_frame, codes)
