@@ -34,13 +34,12 @@ from typing import Any
 
 import numpy as np
 import soundfile as sf
-import soxr
 import torch
 from tqdm import tqdm
 
 try:
-    from pesq import pesq
-    from pystoi import stoi
+    import pesq  # noqa: F401  (scored through streamcodec.train.evaluation)
+    import pystoi  # noqa: F401
 except ImportError as error:
     sys.exit(f"error: {error.name} is missing: pip install -e '.[bench]' (pesq, pystoi, matplotlib)")
 
@@ -51,6 +50,7 @@ from streamcodec import load_model  # noqa: E402
 from streamcodec.models.encodec import EncodecModel  # noqa: E402
 from streamcodec.train.corpus import SAMPLE_RATE, load_manifest  # noqa: E402
 from streamcodec.train.corpus.signal import read_mono  # noqa: E402
+from streamcodec.train.evaluation import speech_scores  # noqa: E402
 from streamcodec.train.losses import level_db, mel_distance, si_snr  # noqa: E402
 
 DEFAULT_JSON = REPO_ROOT / "benchmarks" / "results" / "quality.json"
@@ -124,13 +124,7 @@ def score(reference: np.ndarray, estimate: np.ndarray, speech: bool) -> dict[str
         "stoi": float("nan"),
     }
     if speech:
-        ref16 = soxr.resample(reference, SAMPLE_RATE, 16000)
-        est16 = soxr.resample(estimate, SAMPLE_RATE, 16000)
-        try:
-            result["pesq_wb"] = float(pesq(16000, ref16, est16, "wb"))
-        except Exception:  # pesq raises on clips it finds no utterance in
-            pass
-        result["stoi"] = float(stoi(reference, estimate, SAMPLE_RATE, extended=False))
+        result.update(speech_scores(reference, estimate, SAMPLE_RATE))
     return result
 
 

@@ -16,7 +16,15 @@ from streamcodec.train.bundle import bundle
 from streamcodec.train.corpus import Clip, load_manifest, write_manifest
 from streamcodec.train.corpus.signal import read_mono
 from streamcodec.train.corpus.subset import write_subset
-from streamcodec.train.losses import latent_decorrelation, level_db, mel_distance, multiscale_mel_loss, si_snr
+from streamcodec.train.evaluation import speech_scores
+from streamcodec.train.losses import (
+    latent_decorrelation,
+    level_db,
+    mel_distance,
+    multiresolution_stft_loss,
+    multiscale_mel_loss,
+    si_snr,
+)
 from streamcodec.train.trainer import TrainConfig, Trainer
 
 from .synthetic import speechlike
@@ -51,6 +59,23 @@ def test_losses_are_zero_on_identity_and_grow_with_error():
     assert mel_distance(wav, wav, 24000).item() == 0.0
     assert abs(level_db(wav, wav).item()) < 1e-4
     assert abs(level_db(0.1 * wav, wav).item() + 20) < 1e-3  # a 10x quieter output reads -20 dB
+
+
+def test_stft_loss_is_zero_on_identity_and_grows_with_level_and_noise():
+    wav = speechlike(0.5)[None, None]
+    assert multiresolution_stft_loss(wav, wav).item() == 0.0
+    quieter = multiresolution_stft_loss(0.5 * wav, wav).item()
+    assert quieter > 0.5  # spectral convergence alone is 0.5 for a 6 dB level error
+    noisy = multiresolution_stft_loss(wav + 0.05 * torch.randn_like(wav), wav).item()
+    assert noisy > multiresolution_stft_loss(wav + 0.005 * torch.randn_like(wav), wav).item() > 0
+
+
+def test_speech_scores_rank_clean_above_noisy_speech():
+    clean = speechlike(3.0, seed=1).numpy()
+    noisy = clean + 0.3 * clean.std() * np.random.default_rng(0).standard_normal(len(clean)).astype(np.float32)
+    same, degraded = speech_scores(clean, clean, 24000), speech_scores(clean, noisy, 24000)
+    assert same["stoi"] > 0.99 and degraded["stoi"] < same["stoi"]
+    assert same["pesq_wb"] > 4.5 > degraded["pesq_wb"]
 
 
 def test_latent_decorrelation_tells_independent_from_collapsed_channels():
