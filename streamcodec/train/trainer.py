@@ -270,6 +270,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--segment", type=float, default=TrainConfig.segment_seconds, help="seconds per example")
     parser.add_argument("--lr", type=float, default=TrainConfig.learning_rate)
     parser.add_argument("--betas", type=float, nargs=2, default=TrainConfig.adam_betas, help="Adam betas")
+    parser.add_argument("--mel-weight", type=float, default=TrainConfig.mel_weight, help="multi-scale mel loss weight")
     parser.add_argument("--wave-weight", type=float, default=TrainConfig.wave_weight, help="waveform L1 weight")
     parser.add_argument("--stft-weight", type=float, default=TrainConfig.stft_weight, help="multi-resolution STFT loss weight")
     parser.add_argument("--si-snr-weight", type=float, default=TrainConfig.si_snr_weight, help="weight per dB of -SI-SNR")
@@ -294,6 +295,7 @@ def main(argv: list[str] | None = None) -> None:
         batch_size=args.batch_size,
         learning_rate=args.lr,
         adam_betas=tuple(args.betas),
+        mel_weight=args.mel_weight,
         wave_weight=args.wave_weight,
         stft_weight=args.stft_weight,
         si_snr_weight=args.si_snr_weight,
