@@ -37,12 +37,6 @@ import soundfile as sf
 import torch
 from tqdm import tqdm
 
-try:
-    import pesq  # noqa: F401  (scored through streamcodec.train.evaluation)
-    import pystoi  # noqa: F401
-except ImportError as error:
-    sys.exit(f"error: {error.name} is missing: pip install -e '.[bench]' (pesq, pystoi, matplotlib)")
-
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))  # benchmark the checkout this file lives in
 
@@ -50,7 +44,7 @@ from streamcodec import load_model  # noqa: E402
 from streamcodec.models.encodec import EncodecModel  # noqa: E402
 from streamcodec.train.corpus import SAMPLE_RATE, load_manifest  # noqa: E402
 from streamcodec.train.corpus.signal import read_mono  # noqa: E402
-from streamcodec.train.evaluation import speech_scores  # noqa: E402
+from streamcodec.train.evaluation import require_speech_metrics, speech_scores  # noqa: E402
 from streamcodec.train.losses import level_db, mel_distance, si_snr  # noqa: E402
 
 DEFAULT_JSON = REPO_ROOT / "benchmarks" / "results" / "quality.json"
@@ -190,6 +184,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON)
     parser.add_argument("--plot", type=Path, default=None, help="PNG path (default: beside the JSON)")
     args = parser.parse_args(argv)
+    try:
+        require_speech_metrics()
+    except ImportError as error:
+        sys.exit(f"error: {error}")
 
     started = time.perf_counter()
     model = load_model(args.model)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import threading
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -43,7 +44,24 @@ def _device_rate(device: int | str | None, kind: str) -> int:
     return int(info["default_samplerate"])
 
 
-class Microphone:
+class _DeviceStream:
+    """A sounddevice stream ``_stream`` that runs while the object is used as a context manager."""
+
+    _stream: Any
+
+    def __enter__(self: StreamT) -> StreamT:
+        self._stream.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stream.stop()
+        self._stream.close()
+
+
+StreamT = TypeVar("StreamT", bound=_DeviceStream)
+
+
+class Microphone(_DeviceStream):
     """Capture from ``device`` at its own rate; ``blocks`` receives float32 ``[n]`` at ``sample_rate``."""
 
     def __init__(self, sample_rate: int, device: int | str | None = None, blocksize: int = 0):
@@ -68,16 +86,8 @@ class Microphone:
         captured = times.inputBufferAdcTime or 0.0
         self._loop.call_soon_threadsafe(self.blocks.put_nowait, (block, captured))
 
-    def __enter__(self) -> Microphone:
-        self._stream.start()
-        return self
 
-    def __exit__(self, *exc) -> None:
-        self._stream.stop()
-        self._stream.close()
-
-
-class Speaker:
+class Speaker(_DeviceStream):
     """Play model-rate mono audio on ``device``; :meth:`play` queues samples."""
 
     def __init__(self, sample_rate: int, device: int | str | None = None, max_buffer_s: float = 0.2):
@@ -129,11 +139,3 @@ class Speaker:
             out[filled:, 0] = 0.0
             if self.played_samples:
                 self.underruns += 1
-
-    def __enter__(self) -> Speaker:
-        self._stream.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stream.stop()
-        self._stream.close()

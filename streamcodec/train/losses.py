@@ -25,12 +25,16 @@ def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, device: str = "cpu
     return torch.clamp(torch.minimum(rising, falling), min=0.0).float().to(device)
 
 
-def mel_spectrogram(wav: torch.Tensor, sample_rate: int, n_fft: int, n_mels: int) -> torch.Tensor:
-    """Magnitude mel spectrogram of ``[B, C, T]`` audio: ``[B * C, n_mels, frames]``."""
+def magnitude_spectrogram(wav: torch.Tensor, n_fft: int) -> torch.Tensor:
+    """STFT magnitudes of ``[B, C, T]`` audio (Hann window, hop ``n_fft // 4``): ``[B * C, n_fft // 2 + 1, frames]``."""
     flat = wav.reshape(-1, wav.shape[-1])
     window = torch.hann_window(n_fft, device=wav.device, dtype=wav.dtype)
-    spec = torch.stft(flat, n_fft, hop_length=n_fft // 4, window=window, return_complex=True).abs()
-    return mel_filterbank(sample_rate, n_fft, n_mels, str(wav.device)) @ spec
+    return torch.stft(flat, n_fft, hop_length=n_fft // 4, window=window, return_complex=True).abs()
+
+
+def mel_spectrogram(wav: torch.Tensor, sample_rate: int, n_fft: int, n_mels: int) -> torch.Tensor:
+    """Magnitude mel spectrogram of ``[B, C, T]`` audio: ``[B * C, n_mels, frames]``."""
+    return mel_filterbank(sample_rate, n_fft, n_mels, str(wav.device)) @ magnitude_spectrogram(wav, n_fft)
 
 
 def multiscale_mel_loss(
@@ -101,11 +105,8 @@ def multiresolution_stft_loss(
     ``[B, C, T]`` audio in, a scalar out.
     """
     total = estimate.new_zeros(())
-    est_flat, ref_flat = estimate.reshape(-1, estimate.shape[-1]), target.reshape(-1, target.shape[-1])
     for n_fft in resolutions:
-        window = torch.hann_window(n_fft, device=estimate.device, dtype=estimate.dtype)
-        est = torch.stft(est_flat, n_fft, hop_length=n_fft // 4, window=window, return_complex=True).abs()
-        ref = torch.stft(ref_flat, n_fft, hop_length=n_fft // 4, window=window, return_complex=True).abs()
+        est, ref = magnitude_spectrogram(estimate, n_fft), magnitude_spectrogram(target, n_fft)
         convergence = torch.linalg.norm(ref - est) / (torch.linalg.norm(ref) + 1e-7)
         log_magnitude = F.l1_loss(torch.log(est + 1e-5), torch.log(ref + 1e-5))
         total = total + convergence + log_magnitude

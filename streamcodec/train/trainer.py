@@ -29,7 +29,7 @@ from ..modules.seanet import SEANetConfig
 from ..pretrained import save_model
 from .corpus import RandomCrops, interleave_sources, load_manifest
 from .corpus.signal import read_mono
-from .evaluation import speech_scores
+from .evaluation import require_speech_metrics, speech_scores
 from .losses import (
     latent_decorrelation,
     level_db,
@@ -102,6 +102,8 @@ class Trainer:
         segment -= segment % self.model.hop_length
         self.crops = RandomCrops(load_manifest(config.data_dir, "train"), segment, seed=config.seed)
         self.valid = self._validation_set()
+        if any(is_speech for _, is_speech in self.valid):
+            require_speech_metrics()  # fail now, not at the first validation
         config.out_dir.mkdir(parents=True, exist_ok=True)
         self.checkpoint_path = config.out_dir / "checkpoint.pt"
         self.log_path = config.out_dir / "log.jsonl"
